@@ -1,0 +1,1 @@
+"""The system's services; each runs as `python -m services.<name>`."""

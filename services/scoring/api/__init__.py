@@ -1,0 +1,1 @@
+"""The leaders' API: live rankings and the explanations behind them."""

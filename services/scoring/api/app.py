@@ -1,0 +1,57 @@
+"""Composition root of the scoring API."""
+
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.scoring.api.rankings import rankings_router
+from services.scoring.api.read_model import MongoReadModel
+from services.scoring.worker import DEFAULT_RULEBOOK, load_rulebook
+from shared import mongo
+from shared.auth import Authenticator, AuthSettings
+from shared.health import health_router
+from shared.kafka import KafkaPublisher
+from shared.limits import BodyLimit
+from shared.metrics import instrument
+from shared.problems import install as install_problems
+from shared.settings import KafkaSettings, MongoSettings
+
+
+class ApiSettings(BaseSettings):
+    """Read from SCORING_API_* (and KAFKA_*, MONGO_*, AUTH_*)."""
+
+    model_config = SettingsConfigDict(env_prefix="SCORING_API_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    rulebook: Path = DEFAULT_RULEBOOK
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    mongo: MongoSettings = Field(default_factory=MongoSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+
+
+def create_app(settings: ApiSettings | None = None) -> FastAPI:
+    settings = settings or ApiSettings()
+    client = mongo.connect(settings.mongo, "scoring-api")
+    # The API only reads Kafka's health (readiness); it never writes there.
+    kafka = KafkaPublisher(settings.kafka, client_id="scoring-api-health")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+        yield
+        await kafka.stop()
+        await client.close()
+
+    app = FastAPI(title="Branch scores and rankings (党支部考评排名)", version="1", lifespan=lifespan)
+    app.state.read_model = MongoReadModel(mongo.database(client, settings.mongo))
+    app.state.rulebook = load_rulebook(settings.rulebook)
+    app.state.authenticator = Authenticator(settings.auth)
+    install_problems(app)
+    instrument(app, "scoring-api")
+    app.add_middleware(BodyLimit, max_bytes=64 * 1024)
+    app.include_router(health_router({"kafka": kafka.check, "mongodb": lambda: mongo.check(client)}))
+    app.include_router(rankings_router())
+    return app

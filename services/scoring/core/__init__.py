@@ -1,0 +1,1 @@
+"""The pure scoring rules: no I/O, no clock; time arrives inside the events."""

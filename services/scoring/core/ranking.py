@@ -1,0 +1,21 @@
+"""Competition ranking (1, 2, 2, 4) of branches by one score."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Ranked:
+    rank: int
+    branch_id: str
+    value: float
+
+
+def rank(values: dict[str, float]) -> list[Ranked]:
+    """Rank by value, highest first. Equal values (to 4 decimals) share a rank and the next rank
+    skips (1, 2, 2, 4); within a tie, rows are listed by branch id so the order is stable."""
+    ordered = sorted(values.items(), key=lambda kv: (-round(kv[1], 4), kv[0]))
+    out: list[Ranked] = []
+    for position, (branch, value) in enumerate(ordered, start=1):
+        tied = out and round(out[-1].value, 4) == round(value, 4)
+        out.append(Ranked(out[-1].rank if tied else position, branch, value))
+    return out

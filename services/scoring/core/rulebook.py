@@ -1,0 +1,62 @@
+"""The rulebook as data: points per kind, dimension weights and monthly caps."""
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from shared.contracts import ContactKind, DeploymentKind, TrainingKind
+
+DIMENSIONS = ("service", "trial", "people", "team")
+DIMENSION_LABELS = {
+    "service": "服务大局 serving the overall development",
+    "trial": "融入审判执行 integration with trials and enforcement",
+    "people": "司法为民 serving the people",
+    "team": "队伍建设 team building",
+}
+ALL_KINDS = {k.value for k in (*DeploymentKind, *ContactKind, *TrainingKind)}
+SESSION_KINDS = {k.value for k in TrainingKind}  # counted once per member and session
+
+
+@dataclass(frozen=True, slots=True)
+class KindRule:
+    dimension: str
+    points: float
+    per: Literal["record", "hour"] = "record"
+
+
+@dataclass(frozen=True)
+class Rulebook:
+    version: str
+    effective_from: str
+    weights: dict[str, float]
+    monthly_cap: dict[str, float]
+    kinds: dict[str, KindRule]
+
+
+def parse_rulebook(data: dict[str, Any]) -> Rulebook:
+    """Build and check a rulebook from its TOML data; a mistake fails loudly at start."""
+    kinds = {name: KindRule(**rule) for name, rule in data["kinds"].items()}
+    problems = []
+    if missing := ALL_KINDS - kinds.keys():
+        problems.append(f"kinds without a rule: {sorted(missing)}")
+    if unknown := kinds.keys() - ALL_KINDS:
+        problems.append(f"rules for unknown kinds: {sorted(unknown)}")
+    problems += [
+        f"{k}: unknown dimension {r.dimension}" for k, r in kinds.items() if r.dimension not in DIMENSIONS
+    ]
+    problems += [
+        f"{k}: per must be record or hour" for k, r in kinds.items() if r.per not in ("record", "hour")
+    ]
+    for table in ("weights", "monthly_cap"):
+        if set(data[table]) != set(DIMENSIONS):
+            problems.append(f"{table} must name exactly {DIMENSIONS}")
+    if abs(sum(data["weights"].values()) - 1) > 1e-9:
+        problems.append("weights must sum to 1")
+    if problems:
+        raise ValueError("invalid rulebook: " + "; ".join(problems))
+    return Rulebook(
+        version=str(data["version"]),
+        effective_from=str(data["effective_from"]),
+        weights={d: float(data["weights"][d]) for d in DIMENSIONS},
+        monthly_cap={d: float(data["monthly_cap"][d]) for d in DIMENSIONS},
+        kinds=kinds,
+    )

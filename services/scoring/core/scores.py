@@ -1,0 +1,74 @@
+"""Scores derived from a ledger: per period, points per dimension with caps, and the breakdown."""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from services.scoring.core.facts import Fact
+from services.scoring.core.periods import periods_of_month
+from services.scoring.core.rulebook import DIMENSIONS, SESSION_KINDS, Rulebook
+
+
+@dataclass
+class KindTally:
+    count: int = 0
+    hours: float = 0.0
+    points: float = 0.0  # before caps
+
+
+@dataclass
+class PeriodScore:
+    """A branch's raw (not yet per-member) points in one period, and why."""
+
+    points: dict[str, float] = field(default_factory=lambda: dict.fromkeys(DIMENSIONS, 0.0))
+    kinds: dict[str, KindTally] = field(default_factory=lambda: defaultdict(KindTally))
+    caps_hit: list[dict] = field(default_factory=list)
+    members: set[str] = field(default_factory=set)
+
+
+def _counted(facts: Iterable[Fact]) -> list[Fact]:
+    # A member attends a session once, however many times it is reported under new ids.
+    seen: set[tuple[str, str, str]] = set()
+    counted = []
+    for f in sorted(facts, key=lambda f: f.event_id):  # sorted: the same fact wins every time
+        if f.kind in SESSION_KINDS:
+            key = (f.member_id, f.kind, f.session_id)
+            if key in seen:
+                continue
+            seen.add(key)
+        counted.append(f)
+    return counted
+
+
+def score(facts: Iterable[Fact], rulebook: Rulebook) -> dict[str, PeriodScore]:
+    """Score every month, quarter and year the facts touch."""
+    raw: dict[tuple[str, str, str], float] = defaultdict(float)  # (month, member, dimension)
+    periods: dict[str, PeriodScore] = defaultdict(PeriodScore)
+    for f in _counted(facts):
+        rule = rulebook.kinds[f.kind]
+        points = rule.points * (f.hours if rule.per == "hour" else 1.0)
+        raw[(f.month, f.member_id, rule.dimension)] += points
+        for period in periods_of_month(f.month):
+            tally = periods[period].kinds[f.kind]
+            tally.count += 1
+            tally.hours += f.hours
+            tally.points += points
+            periods[period].members.add(f.member_id)
+    for (month, member, dim), points in sorted(raw.items()):
+        cap = rulebook.monthly_cap[dim]
+        capped = min(points, cap)
+        for period in periods_of_month(month):
+            periods[period].points[dim] += capped
+            if points > cap:
+                periods[period].caps_hit.append(
+                    {"month": month, "member_id": member, "dimension": dim, "points": points, "cap": cap}
+                )
+    return dict(periods)
+
+
+def per_member(points: dict[str, float], members: int, rulebook: Rulebook) -> dict[str, float]:
+    """Normalise by branch size and weigh into the total: branches of any size compare fairly."""
+    size = max(members, 1)
+    scores = {d: points.get(d, 0.0) / size for d in DIMENSIONS}
+    scores["total"] = sum(rulebook.weights[d] * scores[d] for d in DIMENSIONS)
+    return {k: round(v, 4) for k, v in scores.items()}

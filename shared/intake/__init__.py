@@ -1,0 +1,1 @@
+"""The intake machinery the three intake services share: validate, deduplicate, publish, answer."""

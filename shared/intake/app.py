@@ -1,0 +1,80 @@
+"""Composition root shared by the intake services: settings, adapters and routes wired into one app."""
+
+import logging
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from fastapi import FastAPI
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from shared import mongo
+from shared.auth import Authenticator, AuthSettings
+from shared.contracts import Contract, Stream
+from shared.health import health_router
+from shared.intake.accept import Intake
+from shared.intake.receipts import MongoReceiptStore
+from shared.intake.routes import MAX_BATCH, intake_router
+from shared.kafka import KafkaPublisher, ensure_topics
+from shared.limits import BodyLimit
+from shared.metrics import instrument
+from shared.problems import install as install_problems
+from shared.settings import HttpSettings, KafkaSettings, MongoSettings
+
+log = logging.getLogger(__name__)
+
+
+class IntakeSettings(HttpSettings):
+    """Settings of one intake service; each service sets its env prefix and port."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    max_body_bytes: int = 4 * 1024 * 1024  # a full batch of 500 records fits comfortably
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    mongo: MongoSettings = Field(default_factory=MongoSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+
+
+@dataclass(frozen=True)
+class IntakeSpec:
+    """What distinguishes one intake service from another."""
+
+    name: str  # the service, also the CloudEvents source
+    title: str
+    stream: Stream
+    resource: str
+    model: type[Contract]
+
+
+def create_app(spec: IntakeSpec, settings: IntakeSettings) -> FastAPI:
+    """The intake service's FastAPI app; tests call this too."""
+    publisher = KafkaPublisher(settings.kafka, client_id=spec.name)
+    client = mongo.connect(settings.mongo, spec.name)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+        try:
+            await ensure_topics(settings.kafka)
+        except Exception as err:  # the broker may come later; readiness reports it meanwhile
+            log.warning("could not ensure topics at start: %s", type(err).__name__)
+        yield
+        await publisher.stop()
+        await client.close()
+
+    app = FastAPI(
+        title=spec.title,
+        version="1",
+        lifespan=lifespan,
+        description=f"Accepts {spec.resource} and publishes them as CloudEvents onto "
+        f"Kafka. Batches take up to {MAX_BATCH} records.",
+    )
+    receipts = MongoReceiptStore(mongo.database(client, settings.mongo)["intake_receipts"])
+    app.state.intake = Intake(spec.stream, spec.name, receipts, publisher, lambda: datetime.now(UTC))
+    app.state.authenticator = Authenticator(settings.auth)
+    install_problems(app)
+    instrument(app, spec.name)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.include_router(health_router({"kafka": publisher.check, "mongodb": lambda: mongo.check(client)}))
+    app.include_router(intake_router(spec.resource, spec.model))
+    return app

@@ -1,0 +1,128 @@
+"""Kafka adapters the services share: topic provisioning and an idempotent publisher."""
+
+import asyncio
+import logging
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from shared.contracts import DEAD_LETTER, TOPICS
+from shared.settings import KafkaSettings
+
+log = logging.getLogger(__name__)
+
+# The event topics are the system's source of truth (a rescore replays them), so they keep
+# every record; compaction would drop all but the last event of each branch.
+EVENT_TOPIC_CONFIG = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
+
+
+class BrokerUnavailable(RuntimeError):
+    """The broker did not acknowledge in time; the caller should answer 503 and let the sender retry."""
+
+
+async def ensure_topics(settings: KafkaSettings, names: Iterable[str] | None = None) -> None:
+    """Create the event topics and the dead-letter topic if missing (idempotent, race-safe)."""
+    wanted = list(names) if names is not None else [t.name for t in TOPICS.values()]
+    if names is None:
+        wanted.append(DEAD_LETTER.name)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers, request_timeout_ms=settings.request_timeout_ms
+    )
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [n for n in wanted if n not in existing]
+        if not missing:
+            return
+        topics = [
+            NewTopic(n, settings.partitions, settings.replication_factor, topic_configs=EVENT_TOPIC_CONFIG)
+            for n in missing
+        ]
+        try:
+            await admin.create_topics(topics)
+        except TopicAlreadyExistsError:
+            pass  # another service created it between our list and create
+    finally:
+        await admin.close()
+
+
+class KafkaPublisher:
+    """Publishes records and returns only once every in-sync replica has them.
+
+    Idempotence (which implies acks=all) keeps the producer's own retries from writing a record
+    twice; a caller's retry after a timeout may still write it twice, which is why every event
+    carries an id that the scoring fold deduplicates.
+    """
+
+    def __init__(self, settings: KafkaSettings, client_id: str, ack_timeout_s: float = 5.0):
+        self._settings = settings
+        self._client_id = client_id
+        self._ack_timeout_s = ack_timeout_s
+        self._producer: AIOKafkaProducer | None = None
+        self._lock = asyncio.Lock()
+
+    async def _ensure_started(self) -> AIOKafkaProducer:
+        # Started lazily so a service comes up (and reports not-ready) while the broker is down.
+        if self._producer is not None:
+            return self._producer
+        async with self._lock:
+            if self._producer is None:
+                producer = AIOKafkaProducer(
+                    bootstrap_servers=self._settings.bootstrap_servers,
+                    client_id=self._client_id,
+                    enable_idempotence=True,
+                    acks="all",
+                    linger_ms=2,
+                    request_timeout_ms=self._settings.request_timeout_ms,
+                )
+                try:
+                    await asyncio.wait_for(producer.start(), self._ack_timeout_s)
+                except (KafkaError, OSError, TimeoutError) as err:
+                    await producer.stop()
+                    raise BrokerUnavailable(f"cannot reach Kafka: {type(err).__name__}") from err
+                self._producer = producer
+        return self._producer
+
+    async def publish(
+        self, topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]] | None = None
+    ) -> tuple[int, int]:
+        """Write one record (raw key, optional headers); return (partition, offset) once acknowledged."""
+        producer = await self._ensure_started()
+        try:
+            meta = await asyncio.wait_for(
+                producer.send_and_wait(topic, value=value, key=key, headers=headers), self._ack_timeout_s
+            )
+        except (KafkaError, OSError, TimeoutError) as err:
+            raise BrokerUnavailable(f"Kafka did not acknowledge: {type(err).__name__}") from err
+        return meta.partition, meta.offset
+
+    async def publish_many(self, topic: str, records: list[tuple[str, bytes]]) -> list[tuple[int, int]]:
+        """Write records (in order per key); return their (partition, offset) once all are acknowledged."""
+        producer = await self._ensure_started()
+
+        async def send_all() -> list:
+            # send() itself waits for metadata while the broker is away: bound it with the acks.
+            futures = [await producer.send(topic, value=v, key=k.encode()) for k, v in records]
+            return await asyncio.gather(*futures)
+
+        try:
+            metas = await asyncio.wait_for(send_all(), self._ack_timeout_s)
+        except (KafkaError, OSError, TimeoutError) as err:
+            raise BrokerUnavailable(f"Kafka did not acknowledge: {type(err).__name__}") from err
+        return [(m.partition, m.offset) for m in metas]
+
+    async def check(self) -> str | None:
+        """None when the broker answers a metadata request, else the reason."""
+        try:
+            producer = await self._ensure_started()
+            await asyncio.wait_for(producer.client.fetch_all_metadata(), 2.0)
+        except (BrokerUnavailable, KafkaError, OSError, TimeoutError) as err:
+            return f"kafka: {err or type(err).__name__}"
+        return None
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
