@@ -20,3 +20,4 @@ MONGO_ERRORS = Counter("scoring_mongo_errors_total", "MongoDB operations that fa
 LAG = Gauge(
     "scoring_consumer_lag", "Records behind the end of each assigned partition.", ["topic", "partition"]
 )
+ASSIGNED = Gauge("scoring_assigned_partitions", "Event-topic partitions this worker owns now.")

@@ -123,6 +123,25 @@ def create_worker(settings: WorkerSettings) -> faust.App:
         channel = app.topic(topic.name, key_serializer="raw", value_serializer="raw")
         app.agent(channel, name=f"score-{topic.name}")(consume)
 
+    event_topics = {t.name for t in TOPICS.values()}
+
+    @app.on_partitions_assigned.connect
+    async def on_assigned(sender, assigned, **kwargs):  # type: ignore[no-untyped-def]
+        owned = [tp for tp in assigned if tp.topic in event_topics]
+        metrics.ASSIGNED.set(len(owned))
+        metrics.LAG.clear()  # partitions we no longer own must not report a stale lag
+        log.info("now owning %d event partitions", len(owned))
+
+    @app.timer(5.0)
+    async def report_lag() -> None:
+        consumer = app.consumer
+        for tp in consumer.assignment():
+            if tp.topic in event_topics:
+                position = await consumer.position(tp)
+                highwater = consumer.highwater(tp)
+                if position is not None and highwater is not None:
+                    metrics.LAG.labels(tp.topic, str(tp.partition)).set(max(highwater - position, 0))
+
     @app.task
     async def prepare() -> None:
         async for attempt in _retrying():
