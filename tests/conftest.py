@@ -1,23 +1,43 @@
 """Fixtures every test layer shares: demo tokens, the system's URLs, random ids, polling."""
 
 import asyncio
+import importlib.util
+import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from types import ModuleType
 from typing import TypeVar
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-URLS = {
-    "scoring": "http://127.0.0.1:8000",
-    "volunteer": "http://127.0.0.1:8001",
-    "liaison": "http://127.0.0.1:8002",
-    "training": "http://127.0.0.1:8003",
-    "worker": "http://127.0.0.1:8010",
-}
 T = TypeVar("T")
+
+
+def load_stack() -> ModuleType:
+    """deploy/local/stack.py as a module (deploy/ is not a package); importing it only defines things."""
+    name = "deploy_local_stack"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, ROOT / "deploy" / "local" / "stack.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the file executes
+    spec.loader.exec_module(module)
+    return module
+
+
+# The running system's URLs, from the one table that starts it.
+_BY_NAME = load_stack().BY_NAME
+URLS = {
+    "scoring": _BY_NAME["scoring-api"].url,
+    "volunteer": _BY_NAME["volunteer"].url,
+    "liaison": _BY_NAME["liaison"].url,
+    "training": _BY_NAME["training"].url,
+    "worker": _BY_NAME["scoring-worker"].url,
+}
 
 
 def dev_env() -> dict[str, str]:

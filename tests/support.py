@@ -26,7 +26,7 @@ def start_worker(app_id: str, database: str, port: int) -> subprocess.Popen:
         "SCORING_WORKER_WEB_PORT": str(port),
         "MONGO_DATABASE": database,
     }
-    log = open(LOG_DIR / f"worker-{app_id}-{port}.log", "ab")  # noqa: SIM115 (the child keeps it)
+    log = open(LOG_DIR / f"worker-{app_id}-{port}.log", "ab")  # the child keeps it open
     return subprocess.Popen(
         [sys.executable, "-m", "services.scoring", "worker", "-l", "info"],
         cwd=ROOT,

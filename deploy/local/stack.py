@@ -245,9 +245,22 @@ def _zombie(pid: int) -> bool:
         return True
 
 
+def leftovers() -> list[str]:
+    """Processes still running from this checkout (any command line naming its folder)."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if str(ROOT) in cmdline and int(proc.name) != os.getpid() and not _zombie(int(proc.name)):
+            found.append(f"{proc.name}: {cmdline[:160]}")
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=["up", "down", "status", "infra"])
+    parser.add_argument("action", choices=["up", "down", "status", "infra", "leftovers"])
     parser.add_argument("names", nargs="*", help=f"any of {', '.join(BY_NAME)}; default: everything")
     args = parser.parse_args()
     if unknown := set(args.names) - BY_NAME.keys():
@@ -255,7 +268,11 @@ def main() -> None:
     names = args.names or [p.name for p in PROCESSES]
     if args.action == "infra":
         names = list(INFRA)
-    if args.action in ("up", "infra"):
+    if args.action == "leftovers":
+        if found := leftovers():
+            sys.exit("still running after make down:\n" + "\n".join(found))
+        print("no process of this checkout is running")
+    elif args.action in ("up", "infra"):
         up(names)
     elif args.action == "down":
         for name in reversed(names):

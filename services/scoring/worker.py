@@ -98,6 +98,7 @@ def create_worker(settings: WorkerSettings) -> faust.App:
         broker=";".join(f"kafka://{s}" for s in settings.kafka.bootstrap_servers.split(",")),
         store="memory://",
         web_host=settings.web_host,
+        web_bind=settings.web_host,  # faust binds 0.0.0.0 unless told: keep it on the chosen address
         web_port=settings.web_port,
         datadir=str(datadir),
         topic_partitions=settings.kafka.partitions,

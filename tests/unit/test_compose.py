@@ -4,16 +4,15 @@ The local runner and docker-compose run the same system two ways; these tests fa
 them changes a command, a port or a version and the other does not follow.
 """
 
-import importlib.util
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 import yaml
+
+from tests.conftest import load_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 DEV_ENV = "deploy/local/dev.env"
@@ -22,19 +21,6 @@ PROMETHEUS = {
     "docker": ROOT / "deploy" / "prometheus" / "prometheus.yml",
     "local": ROOT / "deploy" / "prometheus" / "prometheus.local.yml",
 }
-
-
-def load_stack() -> ModuleType:
-    """deploy/local/stack.py as a module (deploy/ is not a package); importing it only defines things."""
-    name = "deploy_local_stack"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "deploy" / "local" / "stack.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the file executes
-    spec.loader.exec_module(module)
-    return module
 
 
 STACK = load_stack()
