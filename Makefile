@@ -35,3 +35,4 @@ test-fault: up
 lint: provision
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy shared services deploy/local/stack.py

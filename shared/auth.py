@@ -3,6 +3,7 @@
 import hashlib
 import hmac
 import sys
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -74,14 +75,20 @@ class Authenticator:
         return entry
 
 
-def require(scope: str):  # type: ignore[no-untyped-def]
+def scope_check(scope: str) -> Callable[[Request], TokenEntry]:
     """A FastAPI dependency that admits only tokens with `scope` (app.state.authenticator)."""
 
     def dependency(request: Request) -> TokenEntry:
         authenticator: Authenticator = request.app.state.authenticator
         return authenticator.authorize(request.headers.get("authorization"), scope)
 
-    return Annotated[TokenEntry, Depends(dependency)]
+    return dependency
+
+
+# Route parameters: `_: Writer` admits only callers whose token has the scope.
+Writer = Annotated[TokenEntry, Depends(scope_check(WRITE_EVENTS))]
+Reader = Annotated[TokenEntry, Depends(scope_check(READ_RANKINGS))]
+Admin = Annotated[TokenEntry, Depends(scope_check(ADMIN))]
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Liveness and readiness endpoints: /healthz says the process runs, /readyz that its dependencies answer."""
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 Check = Callable[[], Awaitable[str | None]]
 
 
-async def run_checks(checks: dict[str, Check]) -> dict[str, str]:
+async def run_checks(checks: Mapping[str, Check]) -> dict[str, str]:
     """Run each check; return the name → reason of every one that failed."""
     failures = {}
     for name, check in checks.items():
@@ -18,7 +18,7 @@ async def run_checks(checks: dict[str, Check]) -> dict[str, str]:
     return failures
 
 
-def health_router(checks: dict[str, Check]) -> APIRouter:
+def health_router(checks: Mapping[str, Check]) -> APIRouter:
     """GET /healthz and GET /readyz (503 naming each dependency that does not answer)."""
     router = APIRouter(tags=["health"])
 

@@ -10,8 +10,8 @@ def main() -> None:
 
         from services.scoring.api.app import ApiSettings, create_app
 
-        settings = ApiSettings()
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, access_log=False)
+        api = ApiSettings()
+        uvicorn.run(create_app(api), host=api.host, port=api.port, access_log=False)
         return
     from services.scoring.worker import WorkerSettings, create_worker, ensure_topics_or_wait
 

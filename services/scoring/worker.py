@@ -126,7 +126,7 @@ def create_worker(settings: WorkerSettings) -> faust.App:
 
     event_topics = {t.name for t in TOPICS.values()}
 
-    @app.on_partitions_assigned.connect
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(sender, assigned, **kwargs):  # type: ignore[no-untyped-def]
         owned = [tp for tp in assigned if tp.topic in event_topics]
         metrics.ASSIGNED.set(len(owned))

@@ -11,10 +11,9 @@ from services.scoring.core.periods import PERIOD_PATTERN
 from services.scoring.core.ranking import rank
 from services.scoring.core.rulebook import DIMENSIONS, Rulebook
 from services.scoring.core.scores import per_member
-from shared.auth import READ_RANKINGS, require
+from shared.auth import Reader
 from shared.contracts import ID_PATTERN
 
-Reader = require(READ_RANKINGS)
 TIE_RULE = (
     "competition ranking (1, 2, 2, 4): equal scores (to 4 decimals) share a rank; "
     "ties are listed by branch id"
