@@ -7,13 +7,13 @@ from datetime import datetime
 from typing import Protocol
 
 from services.scoring import metrics
-from services.scoring.core.facts import Fact, fact_of
+from services.scoring.core.facts import Fact, Void, fact_of
 from services.scoring.core.ledger import Ledger, apply
 from services.scoring.core.periods import periods_of_month
 from services.scoring.core.rulebook import Rulebook
 from services.scoring.core.scores import PeriodScore, score
 from services.scoring.store import LedgerKey, ScoreStore, StoredLedger
-from shared.contracts import TOPICS, ContractError, parse_event
+from shared.contracts import TOPICS, ContractError, ParsedEvent, parse_event
 
 STREAM_OF_TOPIC = {t.name: s for s, t in TOPICS.items()}
 
@@ -27,6 +27,28 @@ class Delivery:
     offset: int
     key: bytes | None
     value: bytes
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A valid record: the ledger it belongs to and what to fold into it."""
+
+    key: LedgerKey
+    item: Fact | Void
+    event: ParsedEvent
+
+
+def decode(d: Delivery) -> Decoded:
+    """Validate a record against the contract and its topic; raise ContractError with the reason."""
+    event = parse_event(d.value)
+    if event.event_type.stream is not STREAM_OF_TOPIC.get(d.topic):
+        raise ContractError(f"{event.envelope.type} does not belong on topic {d.topic}")
+    if d.key is None or d.key.decode(errors="replace") != event.envelope.subject:
+        raise ContractError("record key must be the branch id (the envelope's subject)")
+    item = fact_of(event)
+    return Decoded(
+        LedgerKey(event.envelope.subject, event.event_type.stream.value, item.month[:4]), item, event
+    )
 
 
 class DeadLetters(Protocol):
@@ -43,29 +65,23 @@ class Scorer:
         self._dead_letters, self._clock = dead_letters, clock
 
     async def handle(self, d: Delivery) -> str:
-        """Apply one record; return the outcome (applied, replayed or dead_lettered)."""
+        """Apply one record; return the outcome (applied, voided, replayed or dead_lettered)."""
         try:
-            event = parse_event(d.value)
-            if event.event_type.stream is not STREAM_OF_TOPIC.get(d.topic):
-                raise ContractError(f"{event.envelope.type} does not belong on topic {d.topic}")
-            if d.key is None or d.key.decode(errors="replace") != event.envelope.subject:
-                raise ContractError("record key must be the branch id (the envelope's subject)")
+            decoded = decode(d)
         except ContractError as err:
             await self._dead_letters.send(d, str(err))
             metrics.DEAD_LETTERED.labels(d.topic).inc()
             metrics.EVENTS.labels("invalid", "dead_lettered").inc()
             return "dead_lettered"
-        item = fact_of(event)
-        key = LedgerKey(event.envelope.subject, event.event_type.stream.value, item.month[:4])
+        key, item, event = decoded.key, decoded.item, decoded.event
         stored = await self._store.load(key) or StoredLedger(Ledger(), -1)
         if d.offset <= stored.offset:  # already in the ledger: a replay after a crash or rebalance
             metrics.EVENTS.labels(event.envelope.type, "replayed").inc()
             return "replayed"
         apply(stored.ledger, item)
         stored.offset = d.offset
-        touched = periods_of_month(item.month)
         derived = score(stored.ledger.facts.values(), self._rulebook)
-        scores = {p: derived.get(p, PeriodScore()) for p in touched}
+        scores = {p: derived.get(p, PeriodScore()) for p in periods_of_month(item.month)}
         started = time.perf_counter()
         await self._store.save(key, stored, scores, self._rulebook.version, event.envelope.time)
         metrics.MONGO_WRITE.observe(time.perf_counter() - started)

@@ -11,9 +11,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from services.scoring.core.facts import Fact
 from services.scoring.core.ledger import Ledger
 from services.scoring.core.scores import PeriodScore
-
-LEDGERS = "ledgers"
-PERIOD_SCORES = "period_scores"
+from services.scoring.generations import Generation
 
 
 @dataclass(frozen=True)
@@ -68,9 +66,9 @@ class MongoScoreStore:
     """Writes absolute values guarded by the partition offset, never increments, so replays,
     crashes before commit and stale writers after a rebalance cannot count anything twice."""
 
-    def __init__(self, db: AsyncDatabase):
-        self._ledgers = db[LEDGERS]
-        self._scores = db[PERIOD_SCORES]
+    def __init__(self, db: AsyncDatabase, generation: Generation):
+        self._ledgers = db[generation.ledgers]
+        self._scores = db[generation.period_scores]
 
     async def ensure_indexes(self) -> None:
         await self._scores.create_index([("period", ASCENDING)])

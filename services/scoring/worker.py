@@ -2,7 +2,8 @@
 
 import asyncio
 import logging
-import tomllib
+import os
+import signal
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,17 +15,19 @@ from pymongo.errors import PyMongoError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from services.scoring import metrics
-from services.scoring.core.rulebook import Rulebook, parse_rulebook
+from services.scoring.dead_letters import KafkaDeadLetters
+from services.scoring.generations import Generation, MongoGenerations
+from services.scoring.rulebooks import DEFAULT_RULEBOOK, load_rulebook
 from services.scoring.scorer import Delivery, Scorer
 from services.scoring.store import MongoScoreStore
 from shared import mongo
-from shared.contracts import DEAD_LETTER, TOPICS
+from shared.contracts import TOPICS
 from shared.health import run_checks
 from shared.kafka import BrokerUnavailable, KafkaPublisher, ensure_topics
 from shared.settings import KafkaSettings, MongoSettings
 
 log = logging.getLogger(__name__)
-DEFAULT_RULEBOOK = Path(__file__).with_name("rulebook.toml")
+EVENT_TOPICS = {t.name for t in TOPICS.values()}
 
 
 class WorkerSettings(BaseSettings):
@@ -32,7 +35,7 @@ class WorkerSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="SCORING_WORKER_", extra="ignore")
 
-    app_id: str = "scoring"  # the consumer group: every worker with this id shares the partitions
+    app_id: str = "scoring"  # with the generation, the consumer group every worker shares
     web_host: str = "127.0.0.1"
     web_port: int = 8010
     datadir: str = "var/faust"
@@ -42,59 +45,52 @@ class WorkerSettings(BaseSettings):
     mongo: MongoSettings = Field(default_factory=MongoSettings)
 
 
-def load_rulebook(path: Path) -> Rulebook:
-    return parse_rulebook(tomllib.loads(path.read_text(encoding="utf-8")))
-
-
-class KafkaDeadLetters:
-    """Sends a bad record, unchanged, to the dead-letter topic with the reason in headers."""
-
-    def __init__(self, publisher: KafkaPublisher):
-        self._publisher = publisher
-
-    async def send(self, d: Delivery, reason: str) -> None:
-        headers = [
-            ("dlq.reason", reason[:1000].encode()),
-            ("dlq.topic", d.topic.encode()),
-            ("dlq.partition", str(d.partition).encode()),
-            ("dlq.offset", str(d.offset).encode()),
-        ]
-        await self._publisher.publish(DEAD_LETTER.name, d.key, d.value, headers)
-
-
-def ensure_topics_or_wait(settings: KafkaSettings, deadline_s: float = 60) -> None:
-    """Create the topics before faust subscribes (faust does not create topics it only reads)."""
-
-    async def attempt() -> None:
-        async for a in AsyncRetrying(
-            stop=stop_after_delay(deadline_s), wait=wait_exponential(max=2), reraise=True
-        ):
-            with a:
-                await ensure_topics(settings)
-
-    asyncio.run(attempt())
-
-
-def _retrying() -> AsyncRetrying:
-    # While MongoDB or the broker is away the partition waits on its current record (order
-    # matters, and skipping would lose it), then catches up.
-    def count(_state: object) -> None:
-        metrics.MONGO_ERRORS.inc()
-
+def retrying(deadline_s: float | None = None) -> AsyncRetrying:
+    """Waits out MongoDB or broker outages: the partition holds its current record (order matters,
+    and skipping would lose it), then catches up."""
     return AsyncRetrying(
-        retry=retry_if_exception_type((PyMongoError, BrokerUnavailable)),
+        retry=retry_if_exception_type((PyMongoError, BrokerUnavailable, OSError)),
         wait=wait_exponential(multiplier=0.1, max=5),
-        before_sleep=count,
+        stop=stop_after_delay(deadline_s) if deadline_s else (lambda _: False),
+        before_sleep=lambda _: metrics.MONGO_ERRORS.inc(),
         reraise=True,
     )
 
 
-def create_worker(settings: WorkerSettings) -> faust.App:
-    """The faust app with one agent per event topic."""
+def prepare(settings: WorkerSettings) -> Generation:
+    """Before faust starts: create the topics (faust won't create topics it only reads) and learn
+    which score generation is live."""
+
+    async def run() -> Generation:
+        async for attempt in retrying(deadline_s=60):
+            with attempt:
+                await ensure_topics(settings.kafka)
+        client = mongo.connect(settings.mongo, "scoring-worker-start")
+        try:
+            async for attempt in retrying(deadline_s=60):
+                with attempt:
+                    return await MongoGenerations(mongo.database(client, settings.mongo)).active()
+        finally:
+            await client.close()
+        raise AssertionError("unreachable")
+
+    return asyncio.run(run())
+
+
+class GenerationWatch:
+    """Remembers whether the live generation moved on while this worker ran (then it restarts)."""
+
+    def __init__(self, serving: Generation):
+        self.serving = serving
+        self.changed = False
+
+
+def create_worker(settings: WorkerSettings, generation: Generation, watch: GenerationWatch) -> faust.App:
+    """The faust app with one agent per event topic, writing into `generation`."""
     datadir = Path(settings.datadir) / str(settings.web_port)  # two local workers need two
     datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
-        settings.app_id,
+        generation.group(settings.app_id),
         broker=";".join(f"kafka://{s}" for s in settings.kafka.bootstrap_servers.split(",")),
         store="memory://",
         web_host=settings.web_host,
@@ -106,7 +102,8 @@ def create_worker(settings: WorkerSettings) -> faust.App:
         consumer_auto_offset_reset="earliest",
     )
     client = mongo.connect(settings.mongo, "scoring-worker")
-    store = MongoScoreStore(mongo.database(client, settings.mongo))
+    db = mongo.database(client, settings.mongo)
+    store = MongoScoreStore(db, generation)
     publisher = KafkaPublisher(settings.kafka, client_id="scoring-dead-letters")
     scorer = Scorer(
         store, load_rulebook(settings.rulebook), KafkaDeadLetters(publisher), lambda: datetime.now(UTC)
@@ -116,7 +113,7 @@ def create_worker(settings: WorkerSettings) -> faust.App:
         async for event in stream.events():
             m = event.message
             delivery = Delivery(m.topic, m.partition, m.offset, m.key, m.value)
-            async for attempt in _retrying():
+            async for attempt in retrying():
                 with attempt:
                     await scorer.handle(delivery)
 
@@ -124,11 +121,35 @@ def create_worker(settings: WorkerSettings) -> faust.App:
         channel = app.topic(topic.name, key_serializer="raw", value_serializer="raw")
         app.agent(channel, name=f"score-{topic.name}")(consume)
 
-    event_topics = {t.name for t in TOPICS.values()}
+    @app.task
+    async def indexes() -> None:
+        async for attempt in retrying():
+            with attempt:
+                await store.ensure_indexes()
+
+    @app.timer(2.0)
+    async def follow_generation() -> None:
+        # A rescore switched the live generation: stop, and restart serving the new one.
+        try:
+            live = await MongoGenerations(db).active()
+        except PyMongoError:
+            return
+        if live != watch.serving and not watch.changed:
+            log.warning("live generation is now %s (was %s): restarting", live.number, watch.serving.number)
+            watch.changed = True
+            os.kill(os.getpid(), signal.SIGTERM)  # faust's own graceful stop: commit, leave the group
+
+    observe(app)
+    serve_health(app, {"kafka": publisher.check, "mongodb": lambda: mongo.check(client)})
+    return app
+
+
+def observe(app: faust.App) -> None:
+    """Partition ownership and consumer lag as metrics."""
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(sender, assigned, **kwargs):  # type: ignore[no-untyped-def]
-        owned = [tp for tp in assigned if tp.topic in event_topics]
+        owned = [tp for tp in assigned if tp.topic in EVENT_TOPICS]
         metrics.ASSIGNED.set(len(owned))
         metrics.LAG.clear()  # partitions we no longer own must not report a stale lag
         log.info("now owning %d event partitions", len(owned))
@@ -137,19 +158,15 @@ def create_worker(settings: WorkerSettings) -> faust.App:
     async def report_lag() -> None:
         consumer = app.consumer
         for tp in consumer.assignment():
-            if tp.topic in event_topics:
+            if tp.topic in EVENT_TOPICS:
                 position = await consumer.position(tp)
                 highwater = consumer.highwater(tp)
                 if position is not None and highwater is not None:
                     metrics.LAG.labels(tp.topic, str(tp.partition)).set(max(highwater - position, 0))
 
-    @app.task
-    async def prepare() -> None:
-        async for attempt in _retrying():
-            with attempt:
-                await store.ensure_indexes()
 
-    checks = {"kafka": publisher.check, "mongodb": lambda: mongo.check(client)}
+def serve_health(app: faust.App, checks: dict) -> None:
+    """/healthz, /readyz and /metrics on the worker's own web port."""
 
     @app.page("/healthz")
     async def healthz(web, request):  # type: ignore[no-untyped-def]
@@ -168,5 +185,3 @@ def create_worker(settings: WorkerSettings) -> faust.App:
         return web.bytes(
             generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0] + "; version=0.0.4"
         )
-
-    return app

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import httpx
 from pymongo import AsyncMongoClient
 
-from services.scoring.store import PERIOD_SCORES
+from services.scoring.generations import Generation
 from tests.conftest import new_id, poll
 from tests.support import deployment, metric, post_deployments, workers
 
@@ -20,7 +20,7 @@ EVENT_PARTITIONS = 18  # 3 topics x 6 partitions
 async def counts(db, branches: list[str]) -> dict[str, tuple[int, float]]:
     """(records, hours) scored per branch for 2024, as the workers wrote them."""
     found = {}
-    async for doc in db[PERIOD_SCORES].find({"period": "2024", "branch_id": {"$in": branches}}):
+    async for doc in db[Generation(1).period_scores].find({"period": "2024", "branch_id": {"$in": branches}}):
         tally = doc["kinds"]["tianping_volunteer_team"]
         found[doc["branch_id"]] = (tally["count"], tally["hours"])
     return found

@@ -14,7 +14,7 @@ from services.scoring.core.periods import month_of, months_in, periods_of_month
 from services.scoring.core.ranking import rank
 from services.scoring.core.rulebook import parse_rulebook
 from services.scoring.core.scores import per_member, score
-from services.scoring.worker import DEFAULT_RULEBOOK
+from services.scoring.rulebooks import DEFAULT_RULEBOOK
 
 RULES = parse_rulebook(tomllib.loads(DEFAULT_RULEBOOK.read_text()))
 

@@ -9,7 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.scoring.api.rankings import rankings_router
 from services.scoring.api.read_model import MongoReadModel
-from services.scoring.worker import DEFAULT_RULEBOOK, load_rulebook
+from services.scoring.rulebooks import DEFAULT_RULEBOOK, load_rulebook
 from shared import mongo
 from shared.auth import Authenticator, AuthSettings
 from shared.health import health_router

@@ -6,7 +6,7 @@ from datetime import datetime
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.scoring.core.rulebook import DIMENSIONS
-from services.scoring.store import PERIOD_SCORES
+from services.scoring.generations import MongoGenerations
 
 BRANCHES = "branches"
 
@@ -34,13 +34,18 @@ class Branch:
 
 class MongoReadModel:
     def __init__(self, db: AsyncDatabase):
-        self._scores = db[PERIOD_SCORES]
+        self._db = db
+        self._generations = MongoGenerations(db)
         self._branches = db[BRANCHES]
+
+    async def _scores(self):  # type: ignore[no-untyped-def]
+        # Read the pointer on every query: a rescore's switch is seen by the next request.
+        return self._db[(await self._generations.active()).period_scores]
 
     async def period(self, period: str) -> dict[str, BranchPeriod]:
         rows: dict[str, BranchPeriod] = {}
         projection = {"branch_id": 1, "points": 1, "members": 1, "last_event_time": 1, "rulebook_version": 1}
-        async for doc in self._scores.find({"period": period}, projection):
+        async for doc in (await self._scores()).find({"period": period}, projection):
             row = rows.setdefault(doc["branch_id"], BranchPeriod(doc["branch_id"]))
             for d in DIMENSIONS:
                 row.points[d] += doc["points"].get(d, 0.0)

@@ -1,0 +1,129 @@
+"""Rebuild every score from the Kafka log under the current rulebook into a fresh generation, then
+switch readers (and workers) to it.
+
+The log is read partition by partition up to its end offsets at the start (the snapshot): every
+ledger is fed by exactly one partition, so memory holds one partition's ledgers at a time. The
+new generation's consumer group gets those end offsets committed before the switch, so workers
+of the new generation carry on from exactly where the rebuild stopped: nothing is skipped, and
+nothing is applied twice.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import OffsetAndMetadata
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.scoring.core.ledger import Ledger, apply
+from services.scoring.core.rulebook import Rulebook
+from services.scoring.core.scores import score
+from services.scoring.generations import Generation, MongoGenerations
+from services.scoring.scorer import Delivery, decode
+from services.scoring.store import LedgerKey, MongoScoreStore, StoredLedger
+from shared.contracts import TOPICS, ContractError
+from shared.settings import KafkaSettings
+
+Progress = Callable[[int], None]
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class RescoreReport:
+    generation: int
+    records: int = 0
+    skipped_invalid: int = 0
+    ledgers: int = 0
+    end_offsets: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Building:
+    ledger: Ledger = field(default_factory=Ledger)
+    offset: int = -1
+    last_time: datetime = EPOCH
+
+
+async def _partitions(kafka: KafkaSettings) -> list[TopicPartition]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
+    await admin.start()
+    try:
+        described = await admin.describe_topics([t.name for t in TOPICS.values()])
+    finally:
+        await admin.close()
+    return sorted(TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"])
+
+
+async def _fold_partition(
+    consumer: AIOKafkaConsumer, tp: TopicPartition, end: int, report: RescoreReport, progress: Progress
+) -> dict[LedgerKey, _Building]:
+    building: dict[LedgerKey, _Building] = {}
+    consumer.assign([tp])
+    await consumer.seek_to_beginning(tp)
+    while (await consumer.position(tp)) < end:
+        batch = await consumer.getmany(tp, timeout_ms=1000, max_records=10_000)
+        messages = [m for m in batch.get(tp, []) if m.offset < end]
+        for m in messages:
+            try:
+                decoded = decode(Delivery(m.topic, m.partition, m.offset, m.key, m.value))
+            except ContractError:
+                report.skipped_invalid += 1  # already in the dead-letter topic from live scoring
+                continue
+            state = building.setdefault(decoded.key, _Building())
+            apply(state.ledger, decoded.item)
+            state.offset, state.last_time = m.offset, decoded.event.envelope.time
+        report.records += len(messages)
+        progress(len(messages))
+    return building
+
+
+async def rescore(
+    kafka: KafkaSettings,
+    db: AsyncDatabase,
+    rulebook: Rulebook,
+    app_id: str,
+    progress: Progress,
+    on_total: Callable[[int], None] = lambda _: None,
+) -> RescoreReport:
+    """Build generation N+1 from the whole log, hand its offsets to its consumer group, switch."""
+    generations = MongoGenerations(db)
+    target = Generation((await generations.active()).number + 1)
+    for name in (target.ledgers, target.period_scores):  # leftovers of an interrupted run
+        await db.drop_collection(name)
+    store = MongoScoreStore(db, target)
+    await store.ensure_indexes()
+    report = RescoreReport(target.number)
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = await _partitions(kafka)
+        starts, ends = await consumer.beginning_offsets(tps), await consumer.end_offsets(tps)
+        on_total(sum(ends[tp] - starts[tp] for tp in tps))
+        for tp in tps:
+            for key, state in (await _fold_partition(consumer, tp, ends[tp], report, progress)).items():
+                scores = score(state.ledger.facts.values(), rulebook)
+                await store.save(
+                    key, StoredLedger(state.ledger, state.offset), scores, rulebook.version, state.last_time
+                )
+                report.ledgers += 1
+    finally:
+        await consumer.stop()
+    await _commit_offsets(kafka, target.group(app_id), ends)
+    report.end_offsets = {f"{tp.topic}[{tp.partition}]": o for tp, o in ends.items()}
+    await generations.switch(target, rulebook.version)
+    return report
+
+
+async def _commit_offsets(kafka: KafkaSettings, group: str, ends: dict[TopicPartition, int]) -> None:
+    # The new group has no members yet, so a manually assigned consumer may commit for it.
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=kafka.bootstrap_servers, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        consumer.assign(list(ends))
+        await consumer.commit({tp: OffsetAndMetadata(o, "") for tp, o in ends.items()})
+    finally:
+        await consumer.stop()
