@@ -1,14 +1,18 @@
 """Composition root of the scoring API."""
 
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi import FastAPI
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.scoring.api.assessment import assessment_router
+from services.scoring.api.branches import branches_router
 from services.scoring.api.rankings import rankings_router
 from services.scoring.api.read_model import MongoReadModel
+from services.scoring.api.stats import stats_router
 from services.scoring.rulebooks import DEFAULT_RULEBOOK, load_rulebook
 from shared import mongo
 from shared.auth import Authenticator, AuthSettings
@@ -28,6 +32,7 @@ class ApiSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     rulebook: Path = DEFAULT_RULEBOOK
+    city: str = "沧州市 Cangzhou"
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     mongo: MongoSettings = Field(default_factory=MongoSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
@@ -48,10 +53,14 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app = FastAPI(title="Branch scores and rankings (党支部考评排名)", version="1", lifespan=lifespan)
     app.state.read_model = MongoReadModel(mongo.database(client, settings.mongo))
     app.state.rulebook = load_rulebook(settings.rulebook)
+    app.state.clock = lambda: datetime.now(UTC)
     app.state.authenticator = Authenticator(settings.auth)
     install_problems(app)
     instrument(app, "scoring-api")
     app.add_middleware(BodyLimit, max_bytes=64 * 1024)
     app.include_router(health_router({"kafka": kafka.check, "mongodb": lambda: mongo.check(client)}))
     app.include_router(rankings_router())
+    app.include_router(branches_router(settings.city))
+    app.include_router(stats_router())
+    app.include_router(assessment_router())
     return app

@@ -1,9 +1,13 @@
-"""GET /v1/rankings: branches ranked by a dimension or the total, per member, for a period."""
+"""GET /v1/rankings and its live stream: branches ranked by a dimension or the total, per member."""
 
+import asyncio
+import json
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from services.scoring.api.read_model import MongoReadModel
@@ -19,6 +23,12 @@ TIE_RULE = (
     "ties are listed by branch id"
 )
 Dimension = Literal["total", "service", "trial", "people", "team"]
+Period = Annotated[
+    str, Query(pattern=PERIOD_PATTERN, description="2022, 2022-Q3 or 2022-08", examples=["2022-Q3"])
+]
+Court = Annotated[str | None, Query(pattern=ID_PATTERN, description="only this court's branches")]
+STREAM_EVERY_S = 1.0
+HEARTBEAT_EVERY_S = 15.0
 
 
 class RankingRow(BaseModel):
@@ -43,6 +53,76 @@ class Ranking(BaseModel):
     rows: list[RankingRow]
 
 
+async def build_ranking(
+    model: MongoReadModel,
+    rulebook: Rulebook,
+    period: str,
+    dimension: Dimension,
+    court: str | None,
+    limit: int,
+) -> Ranking:
+    """The ranking as leaders see it: per-member scores, registry names, competition ranks."""
+    periods, registry = await model.period(period), await model.branches()
+    rows: dict[str, RankingRow] = {}
+    for branch_id, p in periods.items():
+        branch = registry.get(branch_id)
+        if court and (branch is None or branch.court != court):
+            continue
+        members = branch.members if branch else len(p.active_members)
+        scores = per_member(p.points, members, rulebook)
+        rows[branch_id] = RankingRow(
+            rank=0,
+            branch_id=branch_id,
+            name=branch.name if branch else branch_id,
+            court=branch.court if branch else None,
+            members=members,
+            registered=branch is not None,
+            score=scores[dimension],
+            scores=scores,
+        )
+    ranked = rank({b: r.score for b, r in rows.items()})[:limit]
+    times = [p.last_event_time for p in periods.values() if p.last_event_time]
+    return Ranking(
+        period=period,
+        dimension=dimension,
+        court=court,
+        rulebook_version=rulebook.version,
+        data_as_of=max(times) if times else None,
+        total_branches=len(rows),
+        rows=[rows[r.branch_id].model_copy(update={"rank": r.rank}) for r in ranked],
+    )
+
+
+async def _changes(
+    request: Request, period: str, dimension: Dimension, court: str | None, limit: int
+) -> AsyncIterator[str]:
+    """A snapshot, then only the rows that changed (or left the list), as Server-Sent Events."""
+    sent: dict[str, dict] = {}
+    first, quiet_s = True, 0.0
+    while not await request.is_disconnected():
+        ranking = await build_ranking(
+            request.app.state.read_model, request.app.state.rulebook, period, dimension, court, limit
+        )
+        now = {r.branch_id: r.model_dump() for r in ranking.rows}
+        changed = [row for b, row in now.items() if sent.get(b) != row]
+        removed = [b for b in sent if b not in now]
+        if first or changed or removed:
+            body = {
+                "data_as_of": ranking.data_as_of.isoformat() if ranking.data_as_of else None,
+                "rulebook_version": ranking.rulebook_version,
+                "rows": changed,
+                "removed": removed,
+            }
+            data = json.dumps(body, ensure_ascii=False)
+            yield f"event: {'snapshot' if first else 'rows'}\ndata: {data}\n\n"
+            sent, first, quiet_s = now, False, 0.0
+        elif quiet_s >= HEARTBEAT_EVERY_S:  # keeps proxies from closing an idle stream
+            yield ": heartbeat\n\n"
+            quiet_s = 0.0
+        await asyncio.sleep(STREAM_EVERY_S)
+        quiet_s += STREAM_EVERY_S
+
+
 def rankings_router() -> APIRouter:
     router = APIRouter(tags=["rankings"])
 
@@ -50,44 +130,33 @@ def rankings_router() -> APIRouter:
     async def rankings(
         request: Request,
         _: Reader,
-        period: Annotated[str, Query(pattern=PERIOD_PATTERN, examples=["2022-Q3"])],
+        period: Period,
         dimension: Dimension = "total",
-        court: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+        court: Court = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     ) -> Ranking:
-        model: MongoReadModel = request.app.state.read_model
-        rulebook: Rulebook = request.app.state.rulebook
-        periods, registry = await model.period(period), await model.branches()
-        rows = {}
-        for branch_id, p in periods.items():
-            branch = registry.get(branch_id)
-            if court and (branch is None or branch.court != court):
-                continue
-            members = branch.members if branch else len(p.active_members)
-            rows[branch_id] = (branch, members, per_member(p.points, members, rulebook))
-        ranked = rank({b: s[dimension] for b, (_, _, s) in rows.items()})[:limit]
-        times = [p.last_event_time for p in periods.values() if p.last_event_time]
-        return Ranking(
-            period=period,
-            dimension=dimension,
-            court=court,
-            rulebook_version=rulebook.version,
-            data_as_of=max(times) if times else None,
-            total_branches=len(rows),
-            rows=[
-                RankingRow(
-                    rank=r.rank,
-                    branch_id=r.branch_id,
-                    name=branch.name if branch else r.branch_id,
-                    court=branch.court if branch else None,
-                    members=members,
-                    registered=branch is not None,
-                    score=r.value,
-                    scores=scores,
-                )
-                for r in ranked
-                for branch, members, scores in [rows[r.branch_id]]
-            ],
+        return await build_ranking(
+            request.app.state.read_model, request.app.state.rulebook, period, dimension, court, limit
+        )
+
+    @router.get(
+        "/v1/rankings/stream",
+        summary="Server-Sent Events: a snapshot, then the rows that change as scores move",
+        response_class=StreamingResponse,
+        responses={200: {"content": {"text/event-stream": {}}}},
+    )
+    async def stream(
+        request: Request,
+        _: Reader,
+        period: Period,
+        dimension: Dimension = "total",
+        court: Court = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    ) -> StreamingResponse:
+        return StreamingResponse(
+            _changes(request, period, dimension, court, limit),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
     return router

@@ -1,9 +1,10 @@
 """The rulebook as data: points per kind, dimension weights and monthly caps."""
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Any, Literal, cast
 
-from shared.contracts import ContactKind, DeploymentKind, TrainingKind
+from shared.contracts import TERMS, ContactKind, DeploymentKind, TrainingKind
 
 DIMENSIONS = ("service", "trial", "people", "team")
 DIMENSION_LABELS = {
@@ -12,6 +13,14 @@ DIMENSION_LABELS = {
     "people": "司法为民 serving the people",
     "team": "队伍建设 team building",
 }
+
+
+def kind_label(kind: str) -> str:
+    """The kind's Chinese term with its English gloss, e.g. "走访 a visit"."""
+    term, gloss = TERMS[cast(StrEnum, kind)]  # a StrEnum member and its value are the same key
+    return f"{term} {gloss}"
+
+
 ALL_KINDS = {k.value for k in (*DeploymentKind, *ContactKind, *TrainingKind)}
 SESSION_KINDS = {k.value for k in TrainingKind}  # counted once per member and session
 
@@ -24,12 +33,21 @@ class KindRule:
 
 
 @dataclass(frozen=True)
+class AdvancedRule:
+    min_compliance: float
+    court_share: float
+    city_share: float
+
+
+@dataclass(frozen=True)
 class Rulebook:
     version: str
     effective_from: str
     weights: dict[str, float]
     monthly_cap: dict[str, float]
     kinds: dict[str, KindRule]
+    cadence: dict[str, str]  # kind -> month | quarter | year
+    advanced: AdvancedRule
 
 
 def parse_rulebook(data: dict[str, Any]) -> Rulebook:
@@ -49,6 +67,11 @@ def parse_rulebook(data: dict[str, Any]) -> Rulebook:
     for table in ("weights", "monthly_cap"):
         if set(data[table]) != set(DIMENSIONS):
             problems.append(f"{table} must name exactly {DIMENSIONS}")
+    problems += [
+        f"cadence {k}: must be a training kind with month, quarter or year"
+        for k, unit in data["cadence"].items()
+        if k not in SESSION_KINDS or unit not in ("month", "quarter", "year")
+    ]
     if abs(sum(data["weights"].values()) - 1) > 1e-9:
         problems.append("weights must sum to 1")
     if problems:
@@ -59,4 +82,6 @@ def parse_rulebook(data: dict[str, Any]) -> Rulebook:
         weights={d: float(data["weights"][d]) for d in DIMENSIONS},
         monthly_cap={d: float(data["monthly_cap"][d]) for d in DIMENSIONS},
         kinds=kinds,
+        cadence=dict(data["cadence"]),
+        advanced=AdvancedRule(**data["advanced"]),
     )

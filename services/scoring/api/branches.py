@@ -1,0 +1,172 @@
+"""The branch registry (city → court → branch) and a branch's score breakdown."""
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+from pydantic import BaseModel, Field
+
+from services.scoring.api.rankings import Period
+from services.scoring.api.read_model import Branch, MongoReadModel
+from services.scoring.core.rulebook import DIMENSION_LABELS, DIMENSIONS, Rulebook, kind_label
+from services.scoring.core.scores import per_member
+from shared.auth import Admin, Reader
+from shared.contracts import ID_PATTERN, Contract
+from shared.problems import Problem
+
+BranchId = Annotated[str, Path(pattern=ID_PATTERN, examples=["zy-civil-1"])]
+
+
+class BranchIn(Contract):
+    """A branch as the registry holds it (PUT replaces it whole)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=100, examples=["民一庭党支部"])]
+    court: Annotated[str, Field(pattern=ID_PATTERN, description="the court's id", examples=["cz-zy"])]
+    court_name: Annotated[str | None, Field(max_length=100, examples=["沧州市中级人民法院"])] = None
+    members: Annotated[int, Field(ge=1, le=10_000, description="Party members (党员) in the branch")]
+
+
+class BranchOut(BranchIn):
+    branch_id: str
+
+
+class CourtNode(BaseModel):
+    court: str
+    court_name: str | None
+    branches: list[BranchOut]
+
+
+class CityTree(BaseModel):
+    city: str
+    courts: list[CourtNode]
+
+
+class KindLine(BaseModel):
+    kind: str
+    label: str
+    stream: str
+    dimension: str
+    count: int
+    hours: float
+    points: float = Field(description="before monthly caps")
+
+
+class DimensionLine(BaseModel):
+    label: str
+    points: float = Field(description="after monthly caps, whole branch")
+    per_member: float
+    weight: float
+
+
+class Breakdown(BaseModel):
+    branch_id: str
+    name: str
+    court: str | None
+    registered: bool
+    members: int
+    period: str
+    rulebook_version: str
+    total: float
+    dimensions: dict[str, DimensionLine]
+    kinds: list[KindLine]
+    caps_hit: list[dict]
+    data_as_of: datetime | None
+
+
+def _out(b: Branch) -> BranchOut:
+    return BranchOut(
+        branch_id=b.branch_id, name=b.name, court=b.court, court_name=b.court_name, members=b.members
+    )
+
+
+def branches_router(city: str) -> APIRouter:
+    router = APIRouter(tags=["branches"])
+
+    def model(request: Request) -> MongoReadModel:
+        return request.app.state.read_model
+
+    @router.put(
+        "/v1/branches/{branch_id}", response_model=BranchOut, summary="Register or update a branch (admin)"
+    )
+    async def put_branch(branch_id: BranchId, body: BranchIn, request: Request, _: Admin) -> BranchOut:
+        branch = Branch(branch_id, body.name, body.court, body.court_name, body.members)
+        await model(request).put_branch(branch)
+        return _out(branch)
+
+    @router.get("/v1/branches", response_model=list[BranchOut], summary="Registered branches")
+    async def list_branches(request: Request, _: Reader) -> list[BranchOut]:
+        return [
+            _out(b) for b in sorted((await model(request).branches()).values(), key=lambda b: b.branch_id)
+        ]
+
+    @router.get("/v1/courts", response_model=CityTree, summary="The tree city → court → branch")
+    async def courts(request: Request, _: Reader) -> CityTree:
+        nodes: dict[str, CourtNode] = {}
+        for b in sorted((await model(request).branches()).values(), key=lambda b: (b.court, b.branch_id)):
+            node = nodes.setdefault(b.court, CourtNode(court=b.court, court_name=b.court_name, branches=[]))
+            node.branches.append(_out(b))
+        return CityTree(city=city, courts=list(nodes.values()))
+
+    @router.get(
+        "/v1/branches/{branch_id}/score", response_model=Breakdown, summary="Why a branch scores what it does"
+    )
+    async def breakdown(branch_id: BranchId, period: Period, request: Request, _: Reader) -> Breakdown:
+        rulebook: Rulebook = request.app.state.rulebook
+        docs = await model(request).period_docs([period], branch_id)
+        branch = await model(request).branch(branch_id)
+        if not docs and branch is None:
+            raise Problem(404, "Not Found", f"no scores and no registration for branch {branch_id}")
+        return _breakdown(branch_id, branch, period, docs, rulebook)
+
+    return router
+
+
+def _breakdown(
+    branch_id: str, branch: Branch | None, period: str, docs: list[dict], rulebook: Rulebook
+) -> Breakdown:
+    points = dict.fromkeys(DIMENSIONS, 0.0)
+    members_seen: set[str] = set()
+    kinds, caps, times = [], [], []
+    for doc in docs:
+        for d in DIMENSIONS:
+            points[d] += doc["points"].get(d, 0.0)
+        members_seen.update(doc["members"])
+        caps += doc["caps_hit"]
+        times.append(doc["last_event_time"])
+        for kind, t in sorted(doc["kinds"].items()):
+            rule = rulebook.kinds[kind]
+            kinds.append(
+                KindLine(
+                    kind=kind,
+                    label=kind_label(kind),
+                    stream=doc["stream"],  # type: ignore[index]
+                    dimension=rule.dimension,
+                    count=t["count"],
+                    hours=t["hours"],
+                    points=t["points"],
+                )
+            )
+    members = branch.members if branch else len(members_seen)
+    scores = per_member(points, members, rulebook)
+    return Breakdown(
+        branch_id=branch_id,
+        name=branch.name if branch else branch_id,
+        court=branch.court if branch else None,
+        registered=branch is not None,
+        members=members,
+        period=period,
+        rulebook_version=rulebook.version,
+        total=scores["total"],
+        dimensions={
+            d: DimensionLine(
+                label=DIMENSION_LABELS[d],
+                points=round(points[d], 4),
+                per_member=scores[d],
+                weight=rulebook.weights[d],
+            )
+            for d in DIMENSIONS
+        },
+        kinds=kinds,
+        caps_hit=caps,
+        data_as_of=max(times) if times else None,
+    )

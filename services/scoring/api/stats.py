@@ -1,0 +1,93 @@
+"""GET /v1/stats: totals per stream and kind over a range of months (the article's kind of figures)."""
+
+from collections import defaultdict
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
+
+from services.scoring.api.rankings import Court
+from services.scoring.api.read_model import MongoReadModel
+from services.scoring.core.rulebook import kind_label
+from shared.auth import Reader
+from shared.problems import Problem
+
+MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
+MAX_MONTHS = 120
+
+
+class KindTotal(BaseModel):
+    label: str
+    count: int
+    hours: float
+
+
+class StreamTotal(BaseModel):
+    records: int
+    hours: float
+    kinds: dict[str, KindTotal]
+
+
+class Stats(BaseModel):
+    from_month: str
+    to_month: str
+    court: str | None
+    branches: int
+    streams: dict[str, StreamTotal]
+
+
+def month_range(first: str, last: str) -> list[str]:
+    y, m = int(first[:4]), int(first[5:])
+    months: list[str] = []
+    while f"{y:04d}-{m:02d}" <= last and len(months) <= MAX_MONTHS:
+        months.append(f"{y:04d}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return months
+
+
+def stats_router() -> APIRouter:
+    router = APIRouter(tags=["stats"])
+
+    @router.get("/v1/stats", response_model=Stats, summary="Totals per stream and kind over months (统计)")
+    async def stats(
+        request: Request,
+        _: Reader,
+        from_month: Annotated[str, Query(alias="from", pattern=MONTH, examples=["2022-01"])],
+        to_month: Annotated[str, Query(alias="to", pattern=MONTH, examples=["2022-08"])],
+        court: Court = None,
+    ) -> Stats:
+        if from_month > to_month:
+            raise Problem(422, "Unprocessable Content", "from must not be after to")
+        months = month_range(from_month, to_month)
+        if len(months) > MAX_MONTHS:
+            raise Problem(422, "Unprocessable Content", f"at most {MAX_MONTHS} months at once")
+        model: MongoReadModel = request.app.state.read_model
+        docs = await model.period_docs(months)
+        if court:
+            members = {b.branch_id for b in (await model.branches()).values() if b.court == court}
+            docs = [d for d in docs if d["branch_id"] in members]
+        tallies: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(lambda: [0, 0.0]))
+        for doc in docs:
+            for kind, t in doc["kinds"].items():
+                tallies[doc["stream"]][kind][0] += t["count"]
+                tallies[doc["stream"]][kind][1] += t["hours"]
+        streams = {
+            stream: StreamTotal(
+                records=int(sum(c for c, _ in kinds.values())),
+                hours=round(sum(h for _, h in kinds.values()), 2),
+                kinds={
+                    k: KindTotal(label=kind_label(k), count=int(c), hours=round(h, 2))
+                    for k, (c, h) in sorted(kinds.items())
+                },
+            )
+            for stream, kinds in sorted(tallies.items())
+        }
+        return Stats(
+            from_month=from_month,
+            to_month=to_month,
+            court=court,
+            branches=len({d["branch_id"] for d in docs}),
+            streams=streams,
+        )
+
+    return router

@@ -1,0 +1,35 @@
+"""Year-end advanced-branch (先进党支部) candidates: top share by total, within quota, among
+branches that kept their organisational life."""
+
+import math
+from dataclasses import dataclass
+
+from services.scoring.core.ranking import Ranked, rank
+from services.scoring.core.rulebook import AdvancedRule
+
+
+@dataclass(frozen=True)
+class Candidate:
+    branch_id: str
+    court: str
+    total: float
+    compliance: float  # share of required cadence items done in the year
+
+
+def _top(pool: list[Candidate], quota_of: int, share: float) -> list[Ranked]:
+    quota = max(1, math.ceil(quota_of * share)) if quota_of else 0
+    # Competition ranking: a tie at the boundary names every tied branch.
+    return [r for r in rank({c.branch_id: c.total for c in pool}) if r.rank <= quota]
+
+
+def select(candidates: list[Candidate], rule: AdvancedRule) -> tuple[dict[str, list[Ranked]], list[Ranked]]:
+    """Per court and city-wide. Quotas count every branch; only eligible ones can fill them."""
+    eligible = [c for c in candidates if c.compliance >= rule.min_compliance and c.total > 0]
+    by_court: dict[str, list[Candidate]] = {}
+    for c in candidates:
+        by_court.setdefault(c.court, [])
+    for c in eligible:
+        by_court[c.court].append(c)
+    sizes = {court: sum(c.court == court for c in candidates) for court in by_court}
+    courts = {court: _top(pool, sizes[court], rule.court_share) for court, pool in sorted(by_court.items())}
+    return courts, _top(eligible, len(candidates), rule.city_share)
