@@ -4,7 +4,6 @@ import time
 
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
-from starlette.routing import Match
 
 HTTP_REQUESTS = Counter(
     "http_requests_total", "HTTP requests by route and status.", ["service", "method", "route", "status"]
@@ -19,12 +18,10 @@ HTTP_LATENCY = Histogram(
 
 def _route_template(request: Request) -> str:
     # Label by the route's template, never the raw path: raw paths carry ids (unbounded
-    # label cardinality) and whatever an attacker puts in a URL.
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match == Match.FULL:
-            return getattr(route, "path", "other")
-    return "unmatched"
+    # label cardinality) and whatever an attacker puts in a URL. The router records the route
+    # it matched in the scope.
+    route = request.scope.get("route")
+    return getattr(route, "path", None) or "unmatched"
 
 
 def instrument(app: FastAPI, service: str) -> None:

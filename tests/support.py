@@ -8,15 +8,21 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 
 import httpx
+from pymongo import AsyncMongoClient
 
+from services.scoring.generations import Generation
+from services.scoring.rescore import commit_offsets, end_offsets, rescore
+from services.scoring.rulebooks import load_rulebook
+from shared.settings import KafkaSettings
 from tests.conftest import ROOT, URLS, dev_env, new_id
 
 LOG_DIR = ROOT / "var" / "log" / "tests"
 
 
-def start_worker(app_id: str, database: str, port: int) -> subprocess.Popen:
+def start_worker(app_id: str, database: str, port: int, **env_extra: str) -> subprocess.Popen:
     """A scoring worker of consumer group `app_id` writing to `database`, health on `port`."""
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     env = {
@@ -25,6 +31,7 @@ def start_worker(app_id: str, database: str, port: int) -> subprocess.Popen:
         "SCORING_WORKER_APP_ID": app_id,
         "SCORING_WORKER_WEB_PORT": str(port),
         "MONGO_DATABASE": database,
+        **env_extra,
     }
     log = open(LOG_DIR / f"worker-{app_id}-{port}.log", "ab")  # the child keeps it open
     return subprocess.Popen(
@@ -38,9 +45,11 @@ def start_worker(app_id: str, database: str, port: int) -> subprocess.Popen:
 
 
 @contextmanager
-def workers(app_id: str, database: str, ports: list[int]) -> Iterator[dict[int, subprocess.Popen]]:
-    """Start workers; whatever happens, none is left running afterwards."""
-    procs = {p: start_worker(app_id, database, p) for p in ports}
+def workers(
+    app_id: str, database: str, ports: list[int], **env_extra: str
+) -> Iterator[dict[int, subprocess.Popen]]:
+    """Start workers; whatever happens, none is left running afterwards (the dict may gain more)."""
+    procs = {p: start_worker(app_id, database, p, **env_extra) for p in ports}
     try:
         yield procs
     finally:
@@ -48,6 +57,38 @@ def workers(app_id: str, database: str, ports: list[int]) -> Iterator[dict[int, 
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+async def start_group_at_end(app_id: str) -> None:
+    """Let a new worker group (generation 1) skip the log so far: it scores only what follows."""
+    kafka = KafkaSettings()
+    await commit_offsets(kafka, Generation(1).group(app_id), await end_offsets(kafka))
+
+
+async def recompute(database: str, rulebook_path: Path | None = None) -> None:
+    """Rebuild scores from the whole Kafka log into `database` (generation 2), as `make rescore` does,
+    under a consumer-group name of its own so the running system is untouched."""
+    client = AsyncMongoClient("mongodb://127.0.0.1:27017/", tz_aware=True)
+    try:
+        rulebook = load_rulebook(rulebook_path) if rulebook_path else load_rulebook()
+        await rescore(KafkaSettings(), client[database], rulebook, new_id("recompute"), lambda _: None)
+    finally:
+        await client.close()
+
+
+async def scored(database: str, branches: list[str], generation: int = 1) -> dict[tuple[str, str, str], dict]:
+    """(branch, stream, period) -> what a score document says (without bookkeeping fields)."""
+    client = AsyncMongoClient("mongodb://127.0.0.1:27017/", tz_aware=True)
+    try:
+        docs = client[database][Generation(generation).period_scores].find({"branch_id": {"$in": branches}})
+        return {
+            (d["branch_id"], d["stream"], d["period"]): {
+                k: d[k] for k in ("points", "kinds", "caps_hit", "members")
+            }
+            async for d in docs
+        }
+    finally:
+        await client.close()
 
 
 def metric(port: int, name: str) -> float | None:
@@ -74,15 +115,43 @@ def deployment(branch_id: str, at: datetime, hours: float = 2.0, member_id: str 
     }
 
 
-async def post_deployments(client: httpx.AsyncClient, token: str, records: list[dict]) -> list[str]:
-    """Post records in batches through the volunteer service; return the accepted ids."""
+RESOURCES = {"volunteer": "deployments", "liaison": "contacts", "training": "completions"}
+
+
+async def post_batch(client: httpx.AsyncClient, service: str, token: str, records: list[dict]) -> list[str]:
+    """Post records in batches of 500 through an intake service; return the accepted ids."""
     ids = []
     for start in range(0, len(records), 500):
         r = await client.post(
-            f"{URLS['volunteer']}/v1/deployments:batch",
+            f"{URLS[service]}/v1/{RESOURCES[service]}:batch",
             json={"items": records[start : start + 500]},
             headers={"Authorization": f"Bearer {token}"},
         )
         assert r.status_code == 200, r.text
         ids += [item["id"] for item in r.json()["results"] if item["status"] == 202]
     return ids
+
+
+async def post_deployments(client: httpx.AsyncClient, token: str, records: list[dict]) -> list[str]:
+    return await post_batch(client, "volunteer", token, records)
+
+
+def contact(branch_id: str, at: datetime, kind: str = "visit", member_id: str = "m-1") -> dict:
+    return {
+        "member_id": member_id,
+        "branch_id": branch_id,
+        "kind": kind,
+        "channel": "offline",
+        "enterprise": {"name": "沧州某机械制造有限公司", "credit_code": "91350100M000100Y43"},
+        "occurred_at": at.isoformat(),
+    }
+
+
+def completion(branch_id: str, at: datetime, kind: str, session_id: str, member_id: str = "m-1") -> dict:
+    return {
+        "member_id": member_id,
+        "branch_id": branch_id,
+        "kind": kind,
+        "session_id": session_id,
+        "completed_at": at.isoformat(),
+    }

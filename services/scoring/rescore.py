@@ -110,14 +110,25 @@ async def rescore(
                 report.ledgers += 1
     finally:
         await consumer.stop()
-    await _commit_offsets(kafka, target.group(app_id), ends)
+    await commit_offsets(kafka, target.group(app_id), ends)
     report.end_offsets = {f"{tp.topic}[{tp.partition}]": o for tp, o in ends.items()}
     await generations.switch(target, rulebook.version)
     return report
 
 
-async def _commit_offsets(kafka: KafkaSettings, group: str, ends: dict[TopicPartition, int]) -> None:
-    # The new group has no members yet, so a manually assigned consumer may commit for it.
+async def end_offsets(kafka: KafkaSettings) -> dict[TopicPartition, int]:
+    """Where every event-topic partition ends now."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        return await consumer.end_offsets(await _partitions(kafka))
+    finally:
+        await consumer.stop()
+
+
+async def commit_offsets(kafka: KafkaSettings, group: str, ends: dict[TopicPartition, int]) -> None:
+    """Commit offsets for a consumer group that has no members yet (so a manually assigned
+    consumer may): its first workers start exactly there."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=kafka.bootstrap_servers, group_id=group, enable_auto_commit=False
     )

@@ -1,17 +1,19 @@
 """MongoDB adapter for ledgers and period scores, written only by the owner of their partition."""
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import Protocol
 
-from pymongo import ASCENDING, ReplaceOne
+from pymongo import ASCENDING
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.scoring.core.facts import Fact
 from services.scoring.core.ledger import Ledger
 from services.scoring.core.scores import PeriodScore
 from services.scoring.generations import Generation
+
+FACT_FIELDS = [f.name for f in fields(Fact)]
 
 
 @dataclass(frozen=True)
@@ -63,8 +65,12 @@ def _period_doc(key: LedgerKey, period: str, s: PeriodScore, offset: int, versio
 
 
 class MongoScoreStore:
-    """Writes absolute values guarded by the partition offset, never increments, so replays,
-    crashes before commit and stale writers after a rebalance cannot count anything twice."""
+    """Absolute values, never increments: a document says what the ledger held at its offset.
+
+    The offset is the version guard, checked by the one writer (the Scorer) against the stored
+    ledger before it applies anything, so replays after a crash or a rebalance change nothing.
+    Faust finishes a partition's batch in hand before giving the partition away, so no stale
+    writer follows the new owner."""
 
     def __init__(self, db: AsyncDatabase, generation: Generation):
         self._ledgers = db[generation.ledgers]
@@ -77,7 +83,8 @@ class MongoScoreStore:
         doc = await self._ledgers.find_one({"_id": key.id})
         if doc is None:
             return None
-        facts = {f["event_id"]: Fact(**f) for f in doc["facts"]}
+        columns = doc["facts"]
+        facts = {f.event_id: f for f in map(Fact, *(columns[name] for name in FACT_FIELDS))}
         return StoredLedger(Ledger(facts, set(doc["voided"])), doc["offset"])
 
     async def save(
@@ -91,33 +98,22 @@ class MongoScoreStore:
         # Period scores first, the ledger (whose offset marks the event applied) last: a crash in
         # between replays the event, which derives the same scores again.
         offset = stored.offset
-        writes = [
-            ReplaceOne({"_id": doc["_id"], "offset": {"$lt": offset}}, doc, upsert=True)
-            for doc in (
-                _period_doc(key, p, s, offset, rulebook_version, last_event_time) for p, s in scores.items()
-            )
-        ]
-        await self._guarded_bulk(self._scores, writes)
+        docs = [_period_doc(key, p, s, offset, rulebook_version, last_event_time) for p, s in scores.items()]
+        await _write(self._scores, docs)
         ledger_doc = {
             "_id": key.id,
             **asdict(key),
             "offset": offset,
-            "facts": [asdict(f) for f in stored.ledger.facts.values()],
+            # Facts as columns (one array per field): the ledger is read and written whole, and
+            # FerretDB stores neither nested arrays nor many small documents cheaply.
+            "facts": {name: [getattr(f, name) for f in stored.ledger.facts.values()] for name in FACT_FIELDS},
             "voided": sorted(stored.ledger.voided),
         }
-        await self._guarded_bulk(
-            self._ledgers, [ReplaceOne({"_id": key.id, "offset": {"$lt": offset}}, ledger_doc, upsert=True)]
-        )
+        await _write(self._ledgers, [ledger_doc])
 
-    @staticmethod
-    async def _guarded_bulk(collection, writes: list[ReplaceOne]) -> None:  # type: ignore[no-untyped-def]
-        if not writes:
-            return
-        try:
-            await collection.bulk_write(writes, ordered=False)
-        except BulkWriteError as err:
-            # A duplicate key means the document already holds this offset or a later one.
-            if any(e["code"] != 11000 for e in err.details.get("writeErrors", [])):
-                raise
-        except DuplicateKeyError:
-            pass
+
+async def _write(collection: AsyncCollection, docs: list[dict]) -> None:
+    # Filters on `_id` alone: FerretDB serves only those from its index and scans the whole
+    # collection for anything more (even `{_id: x, offset: {$lt: y}}`).
+    for doc in docs:
+        await collection.replace_one({"_id": doc["_id"]}, doc, upsert=True)

@@ -41,6 +41,8 @@ class WorkerSettings(BaseSettings):
     datadir: str = "var/faust"
     rulebook: Path = DEFAULT_RULEBOOK
     commit_interval_s: float = 1.0
+    batch_max: int = 2000
+    batch_within_s: float = 0.05
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     mongo: MongoSettings = Field(default_factory=MongoSettings)
 
@@ -100,6 +102,7 @@ def create_worker(settings: WorkerSettings, generation: Generation, watch: Gener
         topic_partitions=settings.kafka.partitions,
         broker_commit_interval=settings.commit_interval_s,
         consumer_auto_offset_reset="earliest",
+        stream_wait_empty=True,  # finish the batch in hand before a partition moves: no stale writer
     )
     client = mongo.connect(settings.mongo, "scoring-worker")
     db = mongo.database(client, settings.mongo)
@@ -110,12 +113,18 @@ def create_worker(settings: WorkerSettings, generation: Generation, watch: Gener
     )
 
     async def consume(stream):  # type: ignore[no-untyped-def]
-        async for event in stream.events():
-            m = event.message
-            delivery = Delivery(m.topic, m.partition, m.offset, m.key, m.value)
+        # Batches: a record waits at most `batch_within_s` for company; the batch is acked (and
+        # its offsets committed) only after its scores are written.
+        async for events in stream.take_events(settings.batch_max, within=settings.batch_within_s):
+            batch = [
+                Delivery(
+                    e.message.topic, e.message.partition, e.message.offset, e.message.key, e.message.value
+                )
+                for e in events
+            ]
             async for attempt in retrying():
                 with attempt:
-                    await scorer.handle(delivery)
+                    await scorer.handle_batch(batch)
 
     for topic in TOPICS.values():
         channel = app.topic(topic.name, key_serializer="raw", value_serializer="raw")
@@ -138,6 +147,10 @@ def create_worker(settings: WorkerSettings, generation: Generation, watch: Gener
             log.warning("live generation is now %s (was %s): restarting", live.number, watch.serving.number)
             watch.changed = True
             os.kill(os.getpid(), signal.SIGTERM)  # faust's own graceful stop: commit, leave the group
+
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+    async def on_revoked(sender, revoked, **kwargs):  # type: ignore[no-untyped-def]
+        scorer.forget()
 
     observe(app)
     serve_health(app, {"kafka": publisher.check, "mongodb": lambda: mongo.check(client)})

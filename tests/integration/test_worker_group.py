@@ -11,7 +11,7 @@ from pymongo import AsyncMongoClient
 
 from services.scoring.generations import Generation
 from tests.conftest import new_id, poll
-from tests.support import deployment, metric, post_deployments, workers
+from tests.support import deployment, metric, post_deployments, start_group_at_end, workers
 
 CST = timezone(timedelta(hours=8))
 EVENT_PARTITIONS = 18  # 3 topics x 6 partitions
@@ -37,6 +37,7 @@ async def test_partitions_move_to_the_surviving_worker_and_nothing_counts_twice(
     mongo = AsyncMongoClient("mongodb://127.0.0.1:27017/", tz_aware=True)
     db = mongo[database]
     try:
+        await start_group_at_end(group)
         with workers(group, database, [8011, 8012]) as procs:
 
             async def both():
