@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Provisions what `make up` and `make test` need, idempotently: the Python environment (.venv),
-# Apache Kafka's broker jars (var/kafka/libs) and FerretDB (var/bin/ferretdb-local).
+# Apache Kafka's broker jars (var/kafka/libs), FerretDB (var/bin/ferretdb-local) and Prometheus with
+# promtool (Debian's prometheus package, with apt-get: the only step that installs system-wide).
 # Downloads land in user-level caches (~/.cache/pip and uv, ~/.m2, Go's module and build caches),
 # so a fresh clone on the same machine provisions in seconds; a new machine pays once.
 set -euo pipefail
@@ -52,4 +53,42 @@ if [ ! -f "$ferret_stamp" ] || [ ! -x var/bin/ferretdb-local ]; then
   say "Building FerretDB 1.24 (MongoDB wire protocol on SQLite) into var/bin; first time takes minutes"
   (cd deploy/ferretdb && go build -o ../../var/bin/ferretdb-local .)
   rm -f var/stamps/ferretdb-*; touch "$ferret_stamp"
+fi
+
+# 4. Prometheus and promtool: Debian's `prometheus` package (`make up` runs a local Prometheus on
+#    127.0.0.1:9090; tests/unit/test_prometheus_rules.py runs promtool). The package's postinst
+#    starts its own daemon on 0.0.0.0:9090 (sysvinit script or systemd unit) which would take our
+#    port: a policy-rc.d answering 101 keeps it from starting during the install, and the unit is
+#    disabled afterwards so it does not start at boot either.
+if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
+  command -v apt-get >/dev/null 2>&1 || die "promtool/prometheus not found: install Prometheus 2.42+ (both binaries on PATH)"
+  as_root=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || die "promtool not found: run as root, or install Debian's prometheus package"
+    as_root=(sudo)
+  fi
+  say "Installing Debian's prometheus package (prometheus and promtool) with apt-get"
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\n# Written by provision.sh for one apt-get install: start no service.\nexit 101\n' \
+      | "${as_root[@]}" tee /usr/sbin/policy-rc.d >/dev/null
+    "${as_root[@]}" chmod 755 /usr/sbin/policy-rc.d
+    trap '"${as_root[@]}" rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
+  apt_install() {
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
+      apt-get install -y -q --no-install-recommends prometheus >/dev/null
+  }
+  # apt-get update only when the package lists lack it, or hold a version the mirror dropped.
+  candidate=$(apt-cache policy prometheus 2>/dev/null | awk '/Candidate:/ {print $2}')
+  if [ -z "$candidate" ] || [ "$candidate" = "(none)" ] || ! apt_install; then
+    "${as_root[@]}" apt-get update -q >/dev/null
+    apt_install
+  fi
+  if [ -d /run/systemd/system ]; then
+    "${as_root[@]}" systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+  elif [ -x /etc/init.d/prometheus ]; then
+    "${as_root[@]}" /etc/init.d/prometheus stop >/dev/null 2>&1 || true
+    "${as_root[@]}" update-rc.d prometheus disable >/dev/null 2>&1 || true
+  fi
+  command -v promtool >/dev/null 2>&1 || die "promtool still not on PATH after installing the prometheus package"
 fi

@@ -1,4 +1,4 @@
-"""Starts, checks and stops the local system (Kafka, FerretDB and the services) without Docker.
+"""Starts, checks and stops the local system (Kafka, FerretDB, the services, Prometheus) without Docker.
 
 `python deploy/local/stack.py up [NAME ...]` starts what is not running and waits until each is
 ready; `down [NAME ...]` stops; `status` lists. Pid files: var/run/<name>.pid, logs: var/log/<name>.log.
@@ -126,6 +126,20 @@ PROCESSES = [
     service("volunteer", ["services.volunteer"], 8001),
     service("liaison", ["services.liaison"], 8002),
     service("training", ["services.training"], 8003),
+    # Scrapes everything above and evaluates deploy/prometheus/alerts.yml (Debian's prometheus
+    # package, installed by provision.sh). Absolute paths: `leftovers` finds it by this checkout.
+    Process(
+        "prometheus",
+        [
+            "prometheus",
+            f"--storage.tsdb.path={VAR / 'prometheus'}",
+            "--storage.tsdb.retention.time=2d",
+            "--web.listen-address=127.0.0.1:9090",
+            f"--config.file={ROOT / 'deploy' / 'prometheus' / 'prometheus.local.yml'}",
+        ],
+        http_ok("http://127.0.0.1:9090/-/ready"),
+        "http://127.0.0.1:9090",
+    ),
 ]
 INFRA = ("kafka", "ferretdb")
 BY_NAME = {p.name: p for p in PROCESSES}

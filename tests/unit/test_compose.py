@@ -16,7 +16,9 @@ from tests.conftest import load_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 DEV_ENV = "deploy/local/dev.env"
-NOT_IN_COMPOSE = {"kafka", "ferretdb"}  # infrastructure: compose runs kafka and mongodb images instead
+# Not built from this repository: compose runs the official kafka and mongodb images instead of
+# kafka and ferretdb, and the prom/prometheus image with prometheus.yml (not prometheus.local.yml).
+NOT_IN_COMPOSE = {"kafka", "ferretdb", "prometheus"}
 PROMETHEUS = {
     "docker": ROOT / "deploy" / "prometheus" / "prometheus.yml",
     "local": ROOT / "deploy" / "prometheus" / "prometheus.local.yml",
@@ -142,6 +144,11 @@ def test_kafka_settings_are_the_local_server_properties() -> None:
         if key not in where:
             assert env.get("KAFKA_" + key.upper().replace(".", "_")) == value, key
     assert env["KAFKA_ADVERTISED_LISTENERS"] == "PLAINTEXT://kafka:9092"
+
+
+def test_prometheus_is_published_on_the_local_port() -> None:
+    port = port_of(STACK.BY_NAME["prometheus"])
+    assert [published(entry) for entry in COMPOSE["prometheus"]["ports"]] == [("127.0.0.1", port, port)]
 
 
 def test_both_prometheus_configs_have_the_same_jobs() -> None:
