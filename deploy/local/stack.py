@@ -117,6 +117,8 @@ PROCESSES = [
             "127.0.0.1:27017",
             "--data-dir",
             str(VAR / "ferretdb"),
+            "--log-level",
+            "error",  # warn would log every client's unsupported endSessions
         ],
         mongo_ready,
         "mongodb://127.0.0.1:27017/",

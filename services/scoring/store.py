@@ -1,5 +1,6 @@
 """MongoDB adapter for ledgers and period scores, written only by the owner of their partition."""
 
+import asyncio
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import Protocol
@@ -75,6 +76,9 @@ class MongoScoreStore:
     def __init__(self, db: AsyncDatabase, generation: Generation):
         self._ledgers = db[generation.ledgers]
         self._scores = db[generation.period_scores]
+        # One write at a time per process: the server serialises them anyway (SQLite under
+        # FerretDB), and FerretDB 1.24 was seen to stall under concurrent update transactions.
+        self._writing = asyncio.Lock()
 
     async def ensure_indexes(self) -> None:
         await self._scores.create_index([("period", ASCENDING)])
@@ -97,6 +101,17 @@ class MongoScoreStore:
     ) -> None:
         # Period scores first, the ledger (whose offset marks the event applied) last: a crash in
         # between replays the event, which derives the same scores again.
+        async with self._writing:
+            await self._save(key, stored, scores, rulebook_version, last_event_time)
+
+    async def _save(
+        self,
+        key: LedgerKey,
+        stored: StoredLedger,
+        scores: dict[str, PeriodScore],
+        rulebook_version: str,
+        last_event_time: datetime,
+    ) -> None:
         offset = stored.offset
         docs = [_period_doc(key, p, s, offset, rulebook_version, last_event_time) for p, s in scores.items()]
         await _write(self._scores, docs)

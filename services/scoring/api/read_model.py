@@ -1,5 +1,7 @@
 """Reads what the worker wrote (in the live generation) and the branch registry."""
 
+import asyncio
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -11,6 +13,7 @@ from services.scoring.core.rulebook import DIMENSIONS
 from services.scoring.generations import MongoGenerations
 
 BRANCHES = "branches"
+MAX_CACHED_PERIODS = 64
 
 
 @dataclass
@@ -39,17 +42,38 @@ def _branch(doc: dict[str, Any]) -> Branch:
 
 
 class MongoReadModel:
-    def __init__(self, db: AsyncDatabase):
+    """Queries for the API. `period()` is what every ranking, board and stream reads: its result
+    is shared for `fresh_s` seconds by all requests of this process, and one query at a time
+    refreshes it (a reader arriving meanwhile gets the previous answer at once)."""
+
+    def __init__(self, db: AsyncDatabase, fresh_s: float = 0.5):
         self._db = db
         self._generations = MongoGenerations(db)
         self._branches = db[BRANCHES]
+        self._fresh_s = fresh_s
+        self._periods: dict[str, tuple[float, dict[str, BranchPeriod]]] = {}
+        self._refreshing: dict[str, asyncio.Task] = {}
 
     async def scores(self) -> AsyncCollection:
         # The pointer is read on every query: a rescore's switch is seen by the next request.
         return self._db[(await self._generations.active()).period_scores]
 
     async def period(self, period: str) -> dict[str, BranchPeriod]:
-        """Every branch with scores in `period`."""
+        """Every branch with scores in `period` (at most `fresh_s` old, or being refreshed)."""
+        cached = self._periods.get(period)
+        if cached and time.monotonic() - cached[0] < self._fresh_s:
+            return cached[1]
+        task = self._refreshing.get(period)
+        if task is None:
+            task = asyncio.create_task(self._load_period(period))
+            self._refreshing[period] = task
+            task.add_done_callback(lambda _: self._refreshing.pop(period, None))
+        if cached:
+            return cached[1]
+        return await asyncio.shield(task)
+
+    async def _load_period(self, period: str) -> dict[str, BranchPeriod]:
+        started = time.monotonic()
         rows: dict[str, BranchPeriod] = {}
         projection = {"branch_id": 1, "points": 1, "members": 1, "last_event_time": 1}
         async for doc in (await self.scores()).find({"period": period}, projection):
@@ -59,6 +83,9 @@ class MongoReadModel:
             row.active_members.update(doc["members"])
             t = doc["last_event_time"]
             row.last_event_time = t if row.last_event_time is None else max(t, row.last_event_time)
+        self._periods[period] = (started, rows)
+        if len(self._periods) > MAX_CACHED_PERIODS:  # any valid period may be asked for: bound it
+            del self._periods[min(self._periods, key=lambda p: self._periods[p][0])]
         return rows
 
     async def period_docs(self, periods: list[str], branch_id: str | None = None) -> list[dict[str, Any]]:
