@@ -2,11 +2,15 @@
 PY := .venv/bin/python
 STACK := $(PY) deploy/local/stack.py
 
-.PHONY: up down status provision test test-unit test-integration test-e2e test-fault lint
+.PHONY: up demo down status provision test test-unit test-integration test-e2e test-fault lint
 
-up: provision  ## provision what is missing, start everything, wait until ready
+up: provision  ## provision what is missing, start everything, wait until ready, load the demo year
 	@$(STACK) up
+	@$(PY) -m tools.demo load
 	@echo "Demo tokens are in deploy/local/dev.env. Stop with: make down"
+
+demo:  ## load the demo year 2022 into the running system (a no-op once loaded; see tools/demo)
+	@$(PY) -m tools.demo load
 
 down:  ## stop everything `make up` started
 	@if [ -x $(PY) ]; then $(STACK) down; fi
@@ -17,8 +21,12 @@ status:
 provision:
 	@deploy/local/provision.sh
 
-test: up lint  ## the whole suite against the running system (started if needed)
-	$(PY) -m pytest -q tests
+test: provision lint  ## the whole suite against the running system (started if needed)
+	@$(STACK) up
+	$(PY) -m pytest -q tests --ignore=tests/demo
+	@# The demo year last: its ~45,000 records would queue ahead of every test's records.
+	@$(PY) -m tools.demo load
+	DEMO_DEADLINE_S=2400 $(PY) -m pytest -q --timeout=3000 tests/demo
 
 test-unit: provision
 	$(PY) -m pytest -q tests/unit
@@ -35,4 +43,4 @@ test-fault: up
 lint: provision
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy shared services deploy/local/stack.py
+	$(PY) -m mypy shared services tools deploy/local/stack.py

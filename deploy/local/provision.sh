@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Provisions what `make up` and `make test` need, idempotently: the Python environment (.venv),
 # Apache Kafka's broker jars (var/kafka/libs), FerretDB (var/bin/ferretdb-local) and Prometheus with
-# promtool (Debian's prometheus package, with apt-get: the only step that installs system-wide).
+# promtool and Chromium with a CJK font (Debian packages, with apt-get: the steps that install system-wide).
 # Downloads land in user-level caches (~/.cache/pip and uv, ~/.m2, Go's module and build caches),
 # so a fresh clone on the same machine provisions in seconds; a new machine pays once.
 set -euo pipefail
@@ -91,4 +91,27 @@ if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2
     "${as_root[@]}" update-rc.d prometheus disable >/dev/null 2>&1 || true
   fi
   command -v promtool >/dev/null 2>&1 || die "promtool still not on PATH after installing the prometheus package"
+fi
+
+# 5. Chromium for the board's browser test (tests/e2e/test_board.py drives it with Playwright):
+#    Debian's `chromium` package, because `playwright install` downloads browsers from a CDN.
+if [ ! -x /usr/bin/chromium ] || [ ! -d /usr/share/fonts/truetype/wqy ]; then  # and a CJK font for the labels
+  command -v apt-get >/dev/null 2>&1 || die "/usr/bin/chromium not found: install Debian's chromium package"
+  as_root=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || die "/usr/bin/chromium not found: run as root, or install Debian's chromium package"
+    as_root=(sudo)
+  fi
+  say "Installing Debian's chromium package with apt-get (for the board's browser test)"
+  chromium_install() {
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
+      apt-get install -y -q --no-install-recommends chromium fonts-wqy-microhei >/dev/null
+  }
+  # apt-get update only when the package lists lack it, or hold a version the mirror dropped.
+  candidate=$(apt-cache policy chromium 2>/dev/null | awk '/Candidate:/ {print $2}')
+  if [ -z "$candidate" ] || [ "$candidate" = "(none)" ] || ! chromium_install; then
+    "${as_root[@]}" apt-get update -q >/dev/null
+    chromium_install
+  fi
+  [ -x /usr/bin/chromium ] || die "/usr/bin/chromium still missing after installing the chromium package"
 fi

@@ -9,6 +9,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.scoring.api.assessment import assessment_router
+from services.scoring.api.board import board_router
 from services.scoring.api.branches import branches_router
 from services.scoring.api.rankings import rankings_router
 from services.scoring.api.read_model import MongoReadModel
@@ -63,4 +64,5 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(branches_router(settings.city))
     app.include_router(stats_router())
     app.include_router(assessment_router())
+    app.include_router(board_router())
     return app

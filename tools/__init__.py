@@ -1,0 +1,1 @@
+"""Developer tools that stand beside the services (nothing here runs inside them)."""

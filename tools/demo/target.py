@@ -1,0 +1,56 @@
+"""Where the loader sends the demo: the services' URLs, the demo tokens and the MongoDB marker's home."""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parents[2]
+DEV_ENV = ROOT / "deploy" / "local" / "dev.env"
+# The ports of deploy/local/stack.py and docker-compose.yml.
+PORTS = {"scoring": 8000, "volunteer": 8001, "liaison": 8002, "training": 8003}
+RESOURCES = {"volunteer": "deployments", "liaison": "contacts", "training": "completions"}
+
+
+def dev_env(path: Path = DEV_ENV) -> dict[str, str]:
+    """deploy/local/dev.env as a dict (KEY=VALUE lines; # comments), parsed as stack.py's dev_env."""
+    env = {}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, _, value = line.partition("=")
+            env[key.strip()] = value.strip()
+    return env
+
+
+@dataclass(frozen=True)
+class Target:
+    """A running system: one host with the services on their ports, and its MongoDB-wire server."""
+
+    base_url: str
+    writer_token: str
+    admin_token: str
+    mongo_url: str
+    database: str
+
+    def url(self, service: str) -> str:
+        parts = urlsplit(self.base_url)
+        return f"{parts.scheme}://{parts.hostname}:{PORTS[service]}"
+
+    def batch_url(self, stream: str) -> str:
+        return f"{self.url(stream)}/v1/{RESOURCES[stream]}:batch"
+
+    def branch_url(self, branch_id: str) -> str:
+        return f"{self.url('scoring')}/v1/branches/{branch_id}"
+
+
+def target(base_url: str, mongo_url: str | None = None, database: str | None = None) -> Target:
+    """The target at `base_url`; tokens from the environment, else deploy/local/dev.env; MongoDB from
+    MONGO_URL and MONGO_DATABASE (as the services read them), else the local defaults."""
+    env = {**dev_env(), **os.environ}
+    return Target(
+        base_url=base_url,
+        writer_token=env["DEV_WRITER_TOKEN"],
+        admin_token=env["DEV_ADMIN_TOKEN"],
+        mongo_url=mongo_url or env.get("MONGO_URL", "mongodb://127.0.0.1:27017/"),
+        database=database or env.get("MONGO_DATABASE", "partybuilding"),
+    )
