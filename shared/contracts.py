@@ -4,10 +4,11 @@ Every producer (the intake services, or any other service writing straight onto 
 the scoring worker go through this one module, so the contract cannot drift between them.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
@@ -63,43 +64,86 @@ class Contract(BaseModel):
 class DeploymentKind(StrEnum):
     """Kinds of volunteer deployment (司法为民)."""
 
-    TIANPING_VOLUNTEER_TEAM = "tianping_volunteer_team"  # 天平志愿服务队
-    COMMUNITY_DUAL_REPORT = "community_dual_report"  # 社区双报到
-    EPIDEMIC_VOLUNTEER = "epidemic_volunteer"  # 疫情防控志愿者
-    COMMUNITY_PARTY_INSTRUCTOR = "community_party_instructor"  # 社区临时党组织指导员
-    JUDGE_WORKSTATION = "judge_workstation"  # 法官工作站
-    LEGAL_PUBLICITY = "legal_publicity"  # 法治宣传
+    TIANPING_VOLUNTEER_TEAM = "tianping_volunteer_team"
+    COMMUNITY_DUAL_REPORT = "community_dual_report"
+    EPIDEMIC_VOLUNTEER = "epidemic_volunteer"
+    COMMUNITY_PARTY_INSTRUCTOR = "community_party_instructor"
+    JUDGE_WORKSTATION = "judge_workstation"
+    LEGAL_PUBLICITY = "legal_publicity"
 
 
 class ContactKind(StrEnum):
     """Kinds of enterprise-liaison contact (党建+法官联系人)."""
 
-    VISIT = "visit"  # 走访
-    JUDICIAL_SUGGESTION = "judicial_suggestion"  # 司法建议
-    PRE_LITIGATION_RESOLUTION = "pre_litigation_resolution"  # 诉前化解
-    SYMPOSIUM = "symposium"  # 企业家座谈会
+    VISIT = "visit"
+    JUDICIAL_SUGGESTION = "judicial_suggestion"
+    PRE_LITIGATION_RESOLUTION = "pre_litigation_resolution"
+    SYMPOSIUM = "symposium"
 
 
 class Channel(StrEnum):
     """How a liaison contact was made."""
 
-    ONLINE = "online"  # 线上
-    OFFLINE = "offline"  # 线下
+    ONLINE = "online"
+    OFFLINE = "offline"
 
 
 class TrainingKind(StrEnum):
     """Kinds of political-training completion (组织生活与队伍建设)."""
 
-    LECTURE_HALL = "lecture_hall"  # 政治理论及业务学习大讲堂
-    BRANCH_ASSEMBLY = "branch_assembly"  # 支部党员大会
-    BRANCH_COMMITTEE = "branch_committee"  # 支委会
-    PARTY_GROUP_MEETING = "party_group_meeting"  # 党小组会
-    PARTY_LECTURE = "party_lecture"  # 党课
-    INTEGRITY_THEME_DAY = "integrity_theme_day"  # 廉政特色主题党日
-    INTEGRITY_PLEDGE = "integrity_pledge"  # 党风廉政承诺书
-    THREE_RULES_REPORT = "three_rules_report"  # 防止干预司法“三个规定”填报
-    ROTATION_TRAINING = "rotation_training"  # 政治轮训
-    SPEECH_CONTEST = "speech_contest"  # 演讲比赛
+    LECTURE_HALL = "lecture_hall"
+    BRANCH_ASSEMBLY = "branch_assembly"
+    BRANCH_COMMITTEE = "branch_committee"
+    PARTY_GROUP_MEETING = "party_group_meeting"
+    PARTY_LECTURE = "party_lecture"
+    INTEGRITY_THEME_DAY = "integrity_theme_day"
+    INTEGRITY_PLEDGE = "integrity_pledge"
+    THREE_RULES_REPORT = "three_rules_report"
+    ROTATION_TRAINING = "rotation_training"
+    SPEECH_CONTEST = "speech_contest"
+
+
+# The Chinese term of every enum value, with its English gloss: the article's vocabulary, shown
+# to senders in the OpenAPI document (tests check that no value lacks one).
+TERMS: Mapping[StrEnum, tuple[str, str]] = {
+    DeploymentKind.TIANPING_VOLUNTEER_TEAM: ("天平志愿服务队", "the court's Tianping volunteer team"),
+    DeploymentKind.COMMUNITY_DUAL_REPORT: ("社区双报到", "reporting to and serving one's home community"),
+    DeploymentKind.EPIDEMIC_VOLUNTEER: ("疫情防控志愿者", "epidemic-control volunteer"),
+    DeploymentKind.COMMUNITY_PARTY_INSTRUCTOR: (
+        "社区临时党组织指导员",
+        "instructor of a temporary community Party organisation",
+    ),
+    DeploymentKind.JUDGE_WORKSTATION: ("法官工作站", "duty at a judges' workstation in a community"),
+    DeploymentKind.LEGAL_PUBLICITY: ("法治宣传", "legal publicity"),
+    ContactKind.VISIT: ("走访", "a visit"),
+    ContactKind.JUDICIAL_SUGGESTION: ("司法建议", "a judicial suggestion issued"),
+    ContactKind.PRE_LITIGATION_RESOLUTION: ("诉前化解", "a dispute resolved before litigation"),
+    ContactKind.SYMPOSIUM: ("企业家座谈会", "a symposium with entrepreneurs"),
+    Channel.ONLINE: ("线上", "online"),
+    Channel.OFFLINE: ("线下", "offline, in person"),
+    TrainingKind.LECTURE_HALL: (
+        "政治理论及业务学习大讲堂",
+        "the monthly lecture hall on political theory and court business",
+    ),
+    TrainingKind.BRANCH_ASSEMBLY: ("支部党员大会", "branch general meeting (三会一课)"),
+    TrainingKind.BRANCH_COMMITTEE: ("支委会", "branch committee meeting (三会一课)"),
+    TrainingKind.PARTY_GROUP_MEETING: ("党小组会", "Party group meeting (三会一课)"),
+    TrainingKind.PARTY_LECTURE: ("党课", "Party lecture (三会一课)"),
+    TrainingKind.INTEGRITY_THEME_DAY: ("廉政特色主题党日", "the quarterly integrity-themed Party day"),
+    TrainingKind.INTEGRITY_PLEDGE: ("党风廉政承诺书", "the yearly integrity pledge"),
+    TrainingKind.THREE_RULES_REPORT: (
+        "防止干预司法“三个规定”填报",
+        "report under the three regulations against interference in justice",
+    ),
+    TrainingKind.ROTATION_TRAINING: ("政治轮训", "political rotation training"),
+    TrainingKind.SPEECH_CONTEST: ("演讲比赛", "speech contest"),
+}
+
+
+def describe_values(intro: str, enum: type[StrEnum]) -> str:
+    """A field description: `intro`, then a table of the enum's values with their Chinese terms."""
+    rows = [f"| `{v.value}` | {TERMS[v][0]} | {TERMS[v][1]} |" for v in enum]
+    return "\n".join([intro, "", "| value | 中文 | meaning |", "|---|---|---|", *rows])
 
 
 def _credit_code(code: str) -> str:
@@ -109,23 +153,46 @@ def _credit_code(code: str) -> str:
     return code
 
 
+MemberId = Annotated[Id, Field(description="The member (党员干警) who did it.", examples=["m-001"])]
+BranchId = Annotated[
+    Id,
+    Field(
+        description="The member's Party branch (党支部), the unit scored and ranked; also the Kafka key.",
+        examples=["zy-civil-1"],
+    ),
+]
+Time = Annotated[AwareDatetime, Field(examples=["2022-03-12T09:00:00+08:00"])]
+_WHEN = "with its UTC offset (e.g. +08:00), at most 5 minutes ahead; it decides the month, quarter and year"
+
+
 class Enterprise(Contract):
     """An enterprise or unit, identified by its unified social credit code (统一社会信用代码)."""
 
-    name: Text
-    credit_code: Annotated[str, AfterValidator(_credit_code)] = Field(examples=["91350100M000100Y43"])
+    name: Text = Field(
+        description="The enterprise's or unit's registered name.", examples=["沧州市某机械制造有限公司"]
+    )
+    credit_code: Annotated[str, AfterValidator(_credit_code)] = Field(
+        description="Its 18-character unified social credit code (统一社会信用代码, GB 32100-2015); "
+        "the last character is a check character and is verified.",
+        examples=["91350100M000100Y43"],
+    )
 
 
 class VolunteerDeployed(Contract):
     """A member served as a volunteer (志愿服务)."""
 
-    member_id: Id
-    branch_id: Id
-    kind: DeploymentKind
-    started_at: AwareDatetime
-    hours: float = Field(gt=0, le=24)
-    place: Text
-    note: Note
+    time_field: ClassVar[str] = "started_at"
+
+    member_id: MemberId
+    branch_id: BranchId
+    kind: DeploymentKind = Field(
+        description=describe_values("What kind of volunteer service (志愿服务):", DeploymentKind),
+        examples=["tianping_volunteer_team"],
+    )
+    started_at: Time = Field(description=f"When the service began, {_WHEN} it counts in.")
+    hours: float = Field(gt=0, le=24, description="Hours served: more than 0, at most 24.", examples=[4])
+    place: Text = Field(description="Where: a community, street or workstation.", examples=["运河区"])
+    note: Note = Field(description="Free text for people; not scored.", examples=["社区疫情防控值守"])
 
     @property
     def occurred_at(self) -> datetime:
@@ -135,24 +202,49 @@ class VolunteerDeployed(Contract):
 class LiaisonContactMade(Contract):
     """A liaison judge contacted an enterprise (法官联系企业)."""
 
-    member_id: Id
-    branch_id: Id
-    kind: ContactKind
-    channel: Channel
-    enterprise: Enterprise
-    occurred_at: AwareDatetime
-    note: Note
+    time_field: ClassVar[str] = "occurred_at"
+
+    member_id: Annotated[MemberId, Field(description="The liaison judge (法官联系人), a member.")]
+    branch_id: BranchId
+    kind: ContactKind = Field(
+        description=describe_values("What kind of contact (联系企业):", ContactKind),
+        examples=["visit"],
+    )
+    channel: Channel = Field(
+        description=describe_values("How the contact was made:", Channel), examples=["offline"]
+    )
+    enterprise: Enterprise = Field(
+        description="The enterprise or unit contacted.",
+        examples=[{"name": "沧州市某机械制造有限公司", "credit_code": "91350100M000100Y43"}],
+    )
+    occurred_at: Time = Field(description=f"When the contact took place, {_WHEN} it counts in.")
+    note: Note = Field(description="Free text for people; not scored.", examples=["走访了解企业涉诉风险"])
 
 
 class TrainingCompleted(Contract):
     """A member completed a session of political training or organisational life."""
 
-    member_id: Id
-    branch_id: Id
-    kind: TrainingKind
-    session_id: Id
-    completed_at: AwareDatetime
-    score: float | None = Field(default=None, ge=0, le=100)
+    time_field: ClassVar[str] = "completed_at"
+
+    member_id: MemberId
+    branch_id: BranchId
+    kind: TrainingKind = Field(
+        description=describe_values("What kind of session (组织生活与政治学习):", TrainingKind),
+        examples=["lecture_hall"],
+    )
+    session_id: Id = Field(
+        description="The session this completion belongs to (one month's lecture hall, one meeting); "
+        "a member counts once per session.",
+        examples=["lecture-2022-08"],
+    )
+    completed_at: Time = Field(description=f"When the member completed the session, {_WHEN} it counts in.")
+    score: float | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="The member's test score out of 100, where the session has a test.",
+        examples=[92],
+    )
 
     @property
     def occurred_at(self) -> datetime:
@@ -163,10 +255,14 @@ class RecordVoided(Contract):
     """A correction: the record `event_id` stops counting. It carries the record's own time so
     the void lands in the same period as the record it cancels."""
 
-    event_id: Id
-    branch_id: Id
-    record_occurred_at: AwareDatetime
-    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    time_field: ClassVar[str] = "record_occurred_at"
+
+    event_id: Id = Field(description="The id of the record that stops counting.", examples=["hr-sys-000123"])
+    branch_id: BranchId
+    record_occurred_at: Time = Field(description="The voided record's own time (its period).")
+    reason: Annotated[str, Field(min_length=1, max_length=500)] = Field(
+        description="Why the record is voided.", examples=["entered twice by mistake"]
+    )
 
     @property
     def occurred_at(self) -> datetime:

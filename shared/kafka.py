@@ -6,7 +6,14 @@ from collections.abc import Iterable
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import (
+    KafkaConnectionError,
+    KafkaError,
+    KafkaTimeoutError,
+    NodeNotReadyError,
+    RequestTimedOutError,
+    TopicAlreadyExistsError,
+)
 
 from shared.contracts import DEAD_LETTER, TOPICS
 from shared.settings import KafkaSettings
@@ -18,8 +25,27 @@ log = logging.getLogger(__name__)
 EVENT_TOPIC_CONFIG = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
 
 
+# Why a write failed, as a short fixed word: fit for a metric label (never an exception message,
+# which may carry host names).
+UNREACHABLE, ACK_TIMEOUT, BROKER_ERROR = "broker_unavailable", "ack_timeout", "broker_error"
+FAILURE_REASONS = (UNREACHABLE, ACK_TIMEOUT, BROKER_ERROR)
+
+
 class BrokerUnavailable(RuntimeError):
     """The broker did not acknowledge in time; the caller should answer 503 and let the sender retry."""
+
+    def __init__(self, message: str, reason: str = UNREACHABLE):
+        super().__init__(message)
+        self.reason = reason
+
+
+def failure_reason(err: BaseException) -> str:
+    """Classify a failed write as one of FAILURE_REASONS."""
+    if isinstance(err, TimeoutError | KafkaTimeoutError | RequestTimedOutError):
+        return ACK_TIMEOUT
+    if isinstance(err, KafkaConnectionError | NodeNotReadyError | OSError):
+        return UNREACHABLE
+    return BROKER_ERROR
 
 
 async def ensure_topics(settings: KafkaSettings, names: Iterable[str] | None = None) -> None:
@@ -81,7 +107,7 @@ class KafkaPublisher:
                     await asyncio.wait_for(producer.start(), self._ack_timeout_s)
                 except (KafkaError, OSError, TimeoutError) as err:
                     await producer.stop()
-                    raise BrokerUnavailable(f"cannot reach Kafka: {type(err).__name__}") from err
+                    raise BrokerUnavailable(f"cannot reach Kafka: {type(err).__name__}", UNREACHABLE) from err
                 self._producer = producer
         return self._producer
 
@@ -95,7 +121,9 @@ class KafkaPublisher:
                 producer.send_and_wait(topic, value=value, key=key, headers=headers), self._ack_timeout_s
             )
         except (KafkaError, OSError, TimeoutError) as err:
-            raise BrokerUnavailable(f"Kafka did not acknowledge: {type(err).__name__}") from err
+            raise BrokerUnavailable(
+                f"Kafka did not acknowledge: {type(err).__name__}", failure_reason(err)
+            ) from err
         return meta.partition, meta.offset
 
     async def publish_many(self, topic: str, records: list[tuple[str, bytes]]) -> list[tuple[int, int]]:
@@ -110,7 +138,9 @@ class KafkaPublisher:
         try:
             metas = await asyncio.wait_for(send_all(), self._ack_timeout_s)
         except (KafkaError, OSError, TimeoutError) as err:
-            raise BrokerUnavailable(f"Kafka did not acknowledge: {type(err).__name__}") from err
+            raise BrokerUnavailable(
+                f"Kafka did not acknowledge: {type(err).__name__}", failure_reason(err)
+            ) from err
         return [(m.partition, m.offset) for m in metas]
 
     async def check(self) -> str | None:

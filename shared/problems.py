@@ -1,6 +1,8 @@
 """RFC 9457 problem details: every error leaves a service as application/problem+json with a reason."""
 
 import logging
+from http import HTTPStatus
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -9,6 +11,41 @@ from starlette.exceptions import HTTPException
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)
+# RFC 9110's names where Python's http module still has the older ones.
+_TITLES = {413: "Content Too Large", 422: "Unprocessable Content"}
+
+
+def title_of(status: int) -> str:
+    return _TITLES.get(status) or HTTPStatus(status).phrase
+
+
+def problem_schema(status: int) -> dict[str, Any]:
+    """The JSON schema of an error body (RFC 9457 plus our per-field `errors`), for OpenAPI."""
+    text = {"type": "string"}
+    return {
+        "type": "object",
+        "required": ["type", "title", "status", "detail", "instance"],
+        "properties": {
+            "type": {**text, "example": "about:blank"},
+            "title": {**text, "example": title_of(status)},
+            "status": {"type": "integer", "example": status},
+            "detail": text,
+            "instance": {**text, "description": "the request's path"},
+            "errors": {
+                "type": "array",
+                "description": "one entry per invalid field, when fields are at fault",
+                "items": {"type": "object", "properties": {"field": text, "message": text}},
+            },
+        },
+    }
+
+
+def problem_responses(statuses: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for errors answered as problem+json, status -> when."""
+    return {
+        status: {"description": when, "content": {PROBLEM_JSON: {"schema": problem_schema(status)}}}
+        for status, when in statuses.items()
+    }
 
 
 class Problem(Exception):

@@ -9,11 +9,13 @@ from typing import Protocol
 import orjson
 from pymongo.errors import PyMongoError
 
-from shared.contracts import TOPICS, Payload, RecordVoided, Stream, build_event
+from shared.contracts import TOPICS, Payload, RecordVoided, Stream, build_event, type_for
+from shared.intake import metrics
 from shared.intake.receipts import Receipt, ReceiptStore
 from shared.kafka import BrokerUnavailable
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)
+CONFLICT = "this id was already used for different content"
 
 
 class Publisher(Protocol):
@@ -46,6 +48,34 @@ def void_id(event_id: str) -> str:
     return f"void-{hashlib.sha256(event_id.encode()).hexdigest()[:40]}"
 
 
+def in_future(payload: Payload, event_id: str | None) -> Outcome:
+    """The 422 for a record dated too far ahead, naming the model's own time field."""
+    name = type(payload).time_field
+    return Outcome(
+        422,
+        event_id,
+        detail=f"{name} is in the future",
+        errors=[{"field": name, "message": "must not be more than 5 minutes in the future"}],
+    )
+
+
+def event_type_of(envelope: bytes) -> str:
+    return str(orjson.loads(envelope)["type"])
+
+
+def id_of(receipt: Receipt) -> str:
+    return receipt.key.partition(":")[2]
+
+
+@dataclass
+class Submission:
+    """One call's records on their way: answers so far, receipts to claim, repeats of an id."""
+
+    outcomes: list[Outcome | None]
+    claims: list[tuple[int, Receipt]] = field(default_factory=list)
+    repeats: list[tuple[int, int]] = field(default_factory=list)  # (index, index of its first)
+
+
 class Intake:
     """Accepts records of one stream; 202 only once Kafka has acknowledged them."""
 
@@ -65,55 +95,51 @@ class Intake:
 
     async def submit_many(self, items: list[tuple[Payload, str | None]]) -> list[Outcome]:
         """Accept (payload, sender's id or None) pairs; one outcome per item, in order."""
-        now = self._clock()
-        outcomes: list[Outcome | None] = [None] * len(items)
-        claims: list[tuple[int, Receipt]] = []
-        for i, (payload, given_id) in enumerate(items):
-            occurred = payload.occurred_at
-            if occurred > now + MAX_CLOCK_SKEW:
-                outcomes[i] = Outcome(
-                    422,
-                    given_id,
-                    detail="time is in the future",
-                    errors=[
-                        {"field": "occurred_at", "message": "must not be more than 5 minutes in the future"}
-                    ],
-                )
-                continue
-            digest = content_hash(payload)
-            event_id = given_id or derived_id(digest)
-            envelope = build_event(event_id, self._source, self.stream, payload, now)
-            claims.append(
-                (
-                    i,
-                    Receipt(
-                        self._key(event_id),
-                        digest,
-                        payload.branch_id,
-                        occurred,
-                        envelope.model_dump_json().encode(),
-                    ),
-                )
-            )
+        s = self._prepare(items)
         try:
-            existing = await self._receipts.claim_many([r for _, r in claims])
+            existing = await self._receipts.claim_many([r for _, r in s.claims])
         except PyMongoError:
-            return [
-                o or Outcome(503, detail="cannot record the receipt: database unavailable") for o in outcomes
-            ]
+            down = Outcome(503, detail="cannot record the receipt: database unavailable")
+            return [o or down for o in s.outcomes]
         to_publish: list[tuple[int, Receipt]] = []
-        for (i, new), old in zip(claims, existing, strict=True):
-            event_id = new.key.partition(":")[2]
+        for (i, new), old in zip(s.claims, existing, strict=True):
             if old is None:
                 to_publish.append((i, new))
             elif old.content_hash != new.content_hash:
-                outcomes[i] = Outcome(409, event_id, detail="this id was already used for different content")
+                s.outcomes[i] = Outcome(409, id_of(new), detail=CONFLICT)
             elif old.published:
-                outcomes[i] = Outcome(202, event_id, duplicate=True)
+                s.outcomes[i] = Outcome(202, id_of(new), duplicate=True)
             else:  # accepted before but Kafka never acknowledged it: publish the original envelope
                 to_publish.append((i, old))
-        await self._publish(to_publish, outcomes)
-        return [o if o is not None else Outcome(503, detail="not processed") for o in outcomes]
+        await self._publish(to_publish, s.outcomes)
+        for i, first in s.repeats:
+            o = s.outcomes[first]
+            s.outcomes[i] = Outcome(202, o.event_id, duplicate=True) if o and o.status == 202 else o
+        return [o or Outcome(503, detail="not processed") for o in s.outcomes]
+
+    def _prepare(self, items: list[tuple[Payload, str | None]]) -> Submission:
+        """Check times, give ids, build envelopes; an id repeated within the call is published once."""
+        now = self._clock()
+        s = Submission([None] * len(items))
+        first_of: dict[str, tuple[int, str]] = {}  # key -> (index, content hash) of its first item
+        for i, (payload, given_id) in enumerate(items):
+            if payload.occurred_at > now + MAX_CLOCK_SKEW:
+                s.outcomes[i] = in_future(payload, given_id)
+                continue
+            digest = content_hash(payload)
+            event_id = given_id or derived_id(digest)
+            key = self._key(event_id)
+            if (first := first_of.get(key)) is not None:
+                if first[1] != digest:
+                    s.outcomes[i] = Outcome(409, event_id, detail=CONFLICT)
+                else:
+                    s.repeats.append((i, first[0]))
+                continue
+            first_of[key] = (i, digest)
+            envelope = build_event(event_id, self._source, self.stream, payload, now).model_dump_json()
+            receipt = Receipt(key, digest, payload.branch_id, payload.occurred_at, envelope.encode())
+            s.claims.append((i, receipt))
+        return s
 
     async def _publish(self, batch: list[tuple[int, Receipt]], outcomes: list[Outcome | None]) -> None:
         if not batch:
@@ -121,15 +147,18 @@ class Intake:
         topic = TOPICS[self.stream].name
         try:
             await self._publisher.publish_many(topic, [(r.branch_id, r.envelope) for _, r in batch])
-            await self._receipts.mark_published([r.key for _, r in batch])
         except BrokerUnavailable as err:
+            metrics.count_failed(self._source, err.reason, len(batch))
             for i, r in batch:
-                outcomes[i] = Outcome(503, r.key.partition(":")[2], detail=str(err))
+                outcomes[i] = Outcome(503, id_of(r), detail=str(err))
             return
+        metrics.count_published(self._source, [event_type_of(r.envelope) for _, r in batch])
+        try:
+            await self._receipts.mark_published([r.key for _, r in batch])
         except PyMongoError:
             pass  # Kafka has them; a retry re-publishes and the scoring fold drops the duplicate
         for i, r in batch:
-            outcomes[i] = Outcome(202, r.key.partition(":")[2], duplicate=r.published)
+            outcomes[i] = Outcome(202, id_of(r), duplicate=r.published)
 
     async def void(self, event_id: str, reason: str) -> Outcome:
         """Publish a correction that makes `event_id` stop counting."""
@@ -139,6 +168,8 @@ class Intake:
             return Outcome(503, detail="database unavailable")
         if receipt is None:
             return Outcome(404, event_id, detail=f"no {self.stream.value} record with this id")
+        if event_type_of(receipt.envelope) == type_for(self.stream, voided=True):
+            return Outcome(409, event_id, detail="this id is a void; only records can be voided")
         payload = RecordVoided(
             event_id=event_id,
             branch_id=receipt.branch_id,

@@ -1,6 +1,7 @@
 """Composition root shared by the intake services: settings, adapters and routes wired into one app."""
 
 import logging
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,9 +14,11 @@ from shared import mongo
 from shared.auth import Authenticator, AuthSettings
 from shared.contracts import Contract, Stream
 from shared.health import health_router
+from shared.intake import metrics as intake_metrics
 from shared.intake.accept import Intake
+from shared.intake.bodies import MAX_BATCH
 from shared.intake.receipts import MongoReceiptStore
-from shared.intake.routes import MAX_BATCH, intake_router
+from shared.intake.routes import intake_router
 from shared.kafka import KafkaPublisher, ensure_topics
 from shared.limits import BodyLimit
 from shared.metrics import instrument
@@ -47,8 +50,14 @@ class IntakeSpec:
     model: type[Contract]
 
 
-def create_app(spec: IntakeSpec, settings: IntakeSettings) -> FastAPI:
-    """The intake service's FastAPI app; tests call this too."""
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(
+    spec: IntakeSpec, settings: IntakeSettings, clock: Callable[[], datetime] = utc_now
+) -> FastAPI:
+    """The intake service's FastAPI app; tests call this too (with their own clock if they like)."""
     publisher = KafkaPublisher(settings.kafka, client_id=spec.name)
     client = mongo.connect(settings.mongo, spec.name)
 
@@ -69,11 +78,13 @@ def create_app(spec: IntakeSpec, settings: IntakeSettings) -> FastAPI:
         description=f"Accepts {spec.resource} and publishes them as CloudEvents onto "
         f"Kafka. Batches take up to {MAX_BATCH} records.",
     )
-    receipts = MongoReceiptStore(mongo.database(client, settings.mongo)["intake_receipts"])
-    app.state.intake = Intake(spec.stream, spec.name, receipts, publisher, lambda: datetime.now(UTC))
+    db = mongo.database(client, settings.mongo)
+    receipts = MongoReceiptStore(db["intake_receipts"], db["intake_published"])
+    app.state.intake = Intake(spec.stream, spec.name, receipts, publisher, clock)
     app.state.authenticator = Authenticator(settings.auth)
     install_problems(app)
     instrument(app, spec.name)
+    intake_metrics.declare(spec.name, spec.stream)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.include_router(health_router({"kafka": publisher.check, "mongodb": lambda: mongo.check(client)}))
     app.include_router(intake_router(spec.resource, spec.model))

@@ -1,69 +1,54 @@
 """HTTP routes of an intake service: single, batch and void, each a few lines over Intake."""
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Request
+from fastapi import APIRouter, Body, Header, Path, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import ValidationError
 
 from shared.auth import Writer
-from shared.contracts import ID_PATTERN, Contract, Id
+from shared.contracts import ID_PATTERN, Contract
 from shared.intake.accept import Intake, Outcome
-from shared.problems import Problem, field_errors
+from shared.intake.bodies import (
+    EXAMPLE_ID,
+    Accepted,
+    BatchItemResult,
+    BatchResponse,
+    VoidRequest,
+    batch_model,
+    submission_model,
+)
+from shared.intake.docs import VOID_EXAMPLE, batch_example, example_of, single
+from shared.problems import Problem, field_errors, problem_responses, title_of
 
-MAX_BATCH = 500
+RETRY_AFTER = {"Retry-After": "2"}
 IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
         pattern=ID_PATTERN,
         description="The record's id, if not given in the body; a retry must send the same one.",
+        examples=[EXAMPLE_ID],
     ),
 ]
-
-
-class Accepted(BaseModel):
-    """The record is on Kafka (or was already): keep the id to void it later."""
-
-    id: str
-    status: str = "accepted"
-    duplicate: bool = Field(description="true when this id was accepted before with the same content")
-
-
-class VoidRequest(Contract):
-    reason: Annotated[str, Field(min_length=1, max_length=500, examples=["entered twice by mistake"])]
-
-
-class BatchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    items: list[dict[str, Any]] = Field(
-        min_length=1,
-        max_length=MAX_BATCH,
-        description=f"up to {MAX_BATCH} records, each as for a single post",
-    )
-
-
-class BatchItemResult(BaseModel):
-    index: int
-    status: int
-    id: str | None = None
-    duplicate: bool = False
-    detail: str
-    errors: list[dict] = []
-
-
-class BatchResponse(BaseModel):
-    accepted: int
-    rejected: int
-    results: list[BatchItemResult]
+EventId = Annotated[
+    str,
+    Path(pattern=ID_PATTERN, description="The id the record was accepted under.", examples=[EXAMPLE_ID]),
+]
+WRITE_PROBLEMS = {
+    401: "no or an unknown bearer token",
+    403: "the token lacks the scope events:write",
+    413: "the body is over the size limit",
+    422: "invalid fields, named one by one in `errors`",
+    503: "Kafka or the database did not answer: retry after Retry-After seconds",
+}
 
 
 def _answer(outcome: Outcome) -> Accepted:
     if outcome.status == 202:
         return Accepted(id=outcome.event_id or "", duplicate=outcome.duplicate)
-    headers = {"Retry-After": "2"} if outcome.status == 503 else None
-    titles = {404: "Not Found", 409: "Conflict", 422: "Unprocessable Content", 503: "Service Unavailable"}
-    raise Problem(outcome.status, titles[outcome.status], outcome.detail, outcome.errors or None, headers)
+    headers = RETRY_AFTER if outcome.status == 503 else None
+    raise Problem(outcome.status, title_of(outcome.status), outcome.detail, outcome.errors or None, headers)
 
 
 def _pick_id(body_id: str | None, header_id: str | None) -> str | None:
@@ -77,14 +62,33 @@ def _pick_id(body_id: str | None, header_id: str | None) -> str | None:
     return body_id or header_id
 
 
+def _batch_response(
+    size: int, invalid: dict[int, BatchItemResult], done: list[tuple[int, Outcome]]
+) -> JSONResponse:
+    """One result per item, in order; 503 for the whole batch if any item could not reach Kafka."""
+    results = dict(invalid)
+    for i, o in done:
+        results[i] = BatchItemResult(
+            index=i, status=o.status, id=o.event_id, duplicate=o.duplicate, detail=o.detail, errors=o.errors
+        )
+    ordered = [results[i] for i in range(size)]
+    accepted = sum(r.status == 202 for r in ordered)
+    body = BatchResponse(accepted=accepted, rejected=size - accepted, results=ordered)
+    # Retrying the whole batch is safe: what Kafka already has is answered as a duplicate.
+    unavailable = any(r.status == 503 for r in ordered)
+    return JSONResponse(
+        body.model_dump(),
+        status_code=503 if unavailable else 200,
+        headers=RETRY_AFTER if unavailable else None,
+    )
+
+
 def intake_router(resource: str, model: type[Contract]) -> APIRouter:
     """POST /v1/<resource>, /v1/<resource>:batch and /v1/<resource>/{id}:void for one record model."""
-    router = APIRouter(tags=[resource])
-    body_model: type[Contract] = create_model(  # the record plus the sender's optional id
-        f"{model.__name__}Submission",
-        __base__=model,
-        id=(Id | None, Field(None, description="the sender's id for this record (idempotency key)")),
-    )
+    router = APIRouter(tags=[resource], responses=problem_responses(WRITE_PROBLEMS))
+    body_model = submission_model(model)
+    batch_body = batch_model(body_model)
+    example = example_of(body_model)
 
     def intake(request: Request) -> Intake:
         return request.app.state.intake
@@ -97,9 +101,10 @@ def intake_router(resource: str, model: type[Contract]) -> APIRouter:
         status_code=202,
         response_model=Accepted,
         summary=f"Submit one record ({model.__doc__})",
+        responses=problem_responses({409: "this id was already used for different content"}),
     )
     async def submit(
-        body: body_model,  # type: ignore[valid-type]
+        body: Annotated[body_model, Body(openapi_examples=single("one record", example))],  # type: ignore[valid-type]
         request: Request,
         _: Writer,
         idempotency_key: IdempotencyKey = None,
@@ -112,36 +117,28 @@ def intake_router(resource: str, model: type[Contract]) -> APIRouter:
         f"/v1/{resource}:batch",
         response_model=BatchResponse,
         summary="Submit up to 500 records; one result per item",
+        responses={503: {"model": BatchResponse, "description": "some items could not reach Kafka: retry"}},
     )
-    async def submit_batch(body: BatchRequest, request: Request, _: Writer) -> JSONResponse:
-        results: list[BatchItemResult | None] = [None] * len(body.items)
+    async def submit_batch(
+        body: Annotated[batch_body, Body(openapi_examples=single("two records", batch_example(example)))],  # type: ignore[valid-type]
+        request: Request,
+        _: Writer,
+    ) -> JSONResponse:
+        items: list[dict] = body.items  # type: ignore[attr-defined]
+        invalid: dict[int, BatchItemResult] = {}
         valid: list[tuple[int, Contract, str | None]] = []
-        for i, item in enumerate(body.items):
+        for i, item in enumerate(items):
             try:
                 parsed = body_model.model_validate(item)
             except ValidationError as err:
-                results[i] = BatchItemResult(
+                invalid[i] = BatchItemResult(
                     index=i, status=422, detail="invalid record", errors=field_errors(list(err.errors()))
                 )
                 continue
             valid.append((i, record_of(parsed), parsed.id))  # type: ignore[attr-defined]
         outcomes = await intake(request).submit_many([(r, eid) for _, r, eid in valid])  # type: ignore[misc]
-        for (i, _r, _e), o in zip(valid, outcomes, strict=True):
-            results[i] = BatchItemResult(
-                index=i,
-                status=o.status,
-                id=o.event_id,
-                duplicate=o.duplicate,
-                detail=o.detail,
-                errors=o.errors,
-            )
-        done = [r for r in results if r is not None]
-        accepted = sum(r.status == 202 for r in done)
-        response = BatchResponse(accepted=accepted, rejected=len(done) - accepted, results=done)
-        # 503 for the whole batch when anything failed only because of the broker: retry it all.
-        status = 503 if any(r.status == 503 for r in done) else 200
-        return JSONResponse(
-            response.model_dump(), status_code=status, headers={"Retry-After": "2"} if status == 503 else None
+        return _batch_response(
+            len(items), invalid, [(i, o) for (i, _r, _e), o in zip(valid, outcomes, strict=True)]
         )
 
     @router.post(
@@ -149,9 +146,13 @@ def intake_router(resource: str, model: type[Contract]) -> APIRouter:
         status_code=202,
         response_model=Accepted,
         summary="Void a record: it stops counting; nothing is deleted",
+        responses=problem_responses({404: "no record with this id", 409: "this id is a void"}),
     )
     async def void(
-        event_id: Annotated[str, Path(pattern=ID_PATTERN)], body: VoidRequest, request: Request, _: Writer
+        event_id: EventId,
+        body: Annotated[VoidRequest, Body(openapi_examples=single("a correction", VOID_EXAMPLE))],
+        request: Request,
+        _: Writer,
     ) -> Accepted:
         return _answer(await intake(request).void(event_id, body.reason))
 

@@ -1,0 +1,73 @@
+"""One contract suite for the receipt stores: the in-memory one the unit tests use must behave like
+the MongoDB one (here on the live MongoDB-wire server, in a database of its own)."""
+
+from datetime import UTC, datetime
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from shared.intake.receipts import MemoryReceiptStore, MongoReceiptStore, Receipt, ReceiptStore
+from tests.conftest import new_id
+
+AT = datetime(2024, 5, 20, 1, 30, tzinfo=UTC)
+
+
+@pytest.fixture(params=["memory", "mongo"])
+async def store(request):
+    if request.param == "memory":
+        yield MemoryReceiptStore()
+        return
+    client: AsyncMongoClient = AsyncMongoClient("mongodb://127.0.0.1:27017/", tz_aware=True)
+    name = new_id("test_receipts").replace("-", "_")
+    try:
+        yield MongoReceiptStore(client[name]["intake_receipts"], client[name]["intake_published"])
+    finally:
+        await client.drop_database(name)
+        await client.close()
+
+
+def receipt(key: str, digest: str = "h1") -> Receipt:
+    return Receipt(key, digest, "b-1", AT, b'{"type": "t"}')
+
+
+async def test_a_new_key_is_claimed_and_can_be_read_back(store: ReceiptStore):
+    key = new_id("volunteer:e")
+    assert await store.claim_many([receipt(key)]) == [None]
+    assert await store.get(key) == receipt(key)
+    assert await store.get(new_id("volunteer:e")) is None
+
+
+async def test_a_taken_key_returns_the_stored_receipt_not_the_new_one(store: ReceiptStore):
+    taken, fresh = new_id("volunteer:e"), new_id("volunteer:e")
+    await store.claim_many([receipt(taken, "first")])
+    found = await store.claim_many([receipt(taken, "second"), receipt(fresh)])
+    assert found == [receipt(taken, "first"), None]
+    assert (await store.get(taken)).content_hash == "first"
+
+
+async def test_published_is_recorded(store: ReceiptStore):
+    key = new_id("volunteer:e")
+    await store.claim_many([receipt(key)])
+    await store.mark_published([key, new_id("volunteer:unknown")])
+    stored = await store.get(key)
+    assert stored is not None and stored.published
+    assert await store.claim_many([receipt(key)]) == [stored]
+
+
+async def test_a_key_twice_in_one_claim_keeps_the_first(store: ReceiptStore):
+    key = new_id("volunteer:e")
+    assert await store.claim_many([receipt(key, "a"), receipt(key, "b")]) == [None, receipt(key, "a")]
+
+
+async def test_a_key_marked_twice_stays_published(store: ReceiptStore):
+    key = new_id("volunteer:e")
+    await store.claim_many([receipt(key)])
+    await store.mark_published([key])
+    await store.mark_published([key])  # a retry republished it
+    stored = await store.get(key)
+    assert stored is not None and stored.published
+
+
+async def test_nothing_to_claim_touches_nothing(store: ReceiptStore):
+    assert await store.claim_many([]) == []
+    await store.mark_published([])

@@ -1,0 +1,185 @@
+"""The intake use case with in-memory adapters: future times name the model's own time field,
+Kafka's answer is counted in the intake metrics, an id repeated within a batch is published once."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY, generate_latest
+
+from services.liaison.app import LiaisonSettings
+from services.liaison.app import create_app as liaison_app
+from services.training.app import TrainingSettings
+from services.training.app import create_app as training_app
+from services.volunteer.app import VolunteerSettings
+from services.volunteer.app import create_app as volunteer_app
+from shared.auth import AuthSettings, TokenEntry, token_hash
+from shared.contracts import RecordVoided, Stream, VolunteerDeployed
+from shared.intake.accept import Intake, void_id
+from shared.intake.receipts import MemoryReceiptStore
+from shared.kafka import BrokerUnavailable, failure_reason
+from tests.conftest import new_id
+
+AUTH = AuthSettings(tokens=[TokenEntry(name="w", sha256=token_hash("w-token"), scopes=["events:write"])])
+NOW = datetime(2024, 6, 1, 4, 0, tzinfo=UTC)
+APPS = {
+    "deployments": volunteer_app(VolunteerSettings(auth=AUTH)),
+    "contacts": liaison_app(LiaisonSettings(auth=AUTH)),
+    "completions": training_app(TrainingSettings(auth=AUTH)),
+}
+
+
+def record(resource: str, at: datetime) -> dict:
+    """A valid record of the resource, timed `at`."""
+    common = {"member_id": "m-1", "branch_id": "b-1"}
+    return {
+        "deployments": {**common, "kind": "legal_publicity", "hours": 2, "place": "Yunhe", "started_at": at},
+        "contacts": {
+            **common,
+            "kind": "visit",
+            "channel": "online",
+            "enterprise": {"name": "Cangzhou Steel", "credit_code": "91350100M000100Y43"},
+            "occurred_at": at,
+        },
+        "completions": {**common, "kind": "party_lecture", "session_id": "s-1", "completed_at": at},
+    }[resource]
+
+
+TIME_FIELDS = {"deployments": "started_at", "contacts": "occurred_at", "completions": "completed_at"}
+
+
+def post(resource: str, body: dict, suffix: str = ""):
+    client = TestClient(APPS[resource], raise_server_exceptions=False)
+    return client.post(f"/v1/{resource}{suffix}", json=body, headers={"Authorization": "Bearer w-token"})
+
+
+def tomorrow() -> str:
+    return (datetime.now(UTC) + timedelta(days=1)).isoformat()
+
+
+@pytest.mark.parametrize(("resource", "time_field"), TIME_FIELDS.items())
+def test_a_record_a_day_ahead_is_refused_naming_its_time_field(resource, time_field):
+    r = post(resource, record(resource, tomorrow()))  # refused before any receipt or publish
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["errors"] == [
+        {"field": time_field, "message": "must not be more than 5 minutes in the future"}
+    ]
+    assert time_field in r.json()["detail"]
+
+
+@pytest.mark.parametrize(("resource", "time_field"), TIME_FIELDS.items())
+def test_a_batch_item_a_day_ahead_is_refused_naming_its_time_field(resource, time_field):
+    r = post(resource, {"items": [record(resource, tomorrow())]}, suffix=":batch")
+    assert r.status_code == 200, r.text
+    (result,) = r.json()["results"]
+    assert result["status"] == 422
+    assert [e["field"] for e in result["errors"]] == [time_field]
+
+
+class FakePublisher:
+    """Kafka as a list; `fail` makes every write fail like an unreachable broker."""
+
+    def __init__(self, fail: BrokerUnavailable | None = None):
+        self.sent: list[tuple[str, str, bytes]] = []
+        self.fail = fail
+
+    async def publish_many(self, topic, records):
+        if self.fail:
+            raise self.fail
+        self.sent += [(topic, k, v) for k, v in records]
+        return [(0, i) for i in range(len(records))]
+
+
+def intake(publisher: FakePublisher, service: str, receipts=None) -> Intake:
+    return Intake(Stream.VOLUNTEER, service, receipts or MemoryReceiptStore(), publisher, lambda: NOW)
+
+
+def deployment(at: datetime = NOW, **over) -> VolunteerDeployed:
+    data = {"member_id": "m-1", "branch_id": "b-1", "kind": "legal_publicity", "hours": 2, "place": "Yunhe"}
+    return VolunteerDeployed.model_validate({**data, "started_at": at, **over})
+
+
+async def test_four_minutes_ahead_passes_the_check_and_six_do_not():
+    outcomes = await intake(FakePublisher(), new_id("svc")).submit_many(
+        [(deployment(NOW + timedelta(minutes=4)), "a"), (deployment(NOW + timedelta(minutes=6)), "b")]
+    )
+    assert [o.status for o in outcomes] == [202, 422]
+    assert outcomes[1].errors[0]["field"] == "started_at"
+
+
+async def test_a_void_of_a_record_dated_ahead_names_the_records_time():
+    receipts, ahead = MemoryReceiptStore(), NOW + timedelta(days=1)
+    skewed = Intake(Stream.VOLUNTEER, "volunteer", receipts, FakePublisher(), lambda: ahead)
+    assert [o.status for o in await skewed.submit_many([(deployment(ahead), "r-1")])] == [202]
+    outcome = await intake(FakePublisher(), new_id("svc"), receipts).void("r-1", "typo")
+    assert outcome.status == 422
+    assert outcome.errors[0]["field"] == RecordVoided.time_field == "record_occurred_at"
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_published_events_are_counted_by_type_once_kafka_acknowledged():
+    service, publisher = new_id("svc"), FakePublisher()
+    subject = intake(publisher, service)
+    records = [(deployment(member_id=f"m-{i}"), f"r-{i}") for i in range(3)]
+    assert [o.status for o in await subject.submit_many(records)] == [202] * 3
+    assert (await subject.void("r-0", "entered twice")).status == 202
+    deployed, voided = (f"cn.court.partybuilding.volunteer.{t}.v1" for t in ("deployed", "voided"))
+    assert sample("intake_events_published_total", service=service, type=deployed) == 3
+    assert sample("intake_events_published_total", service=service, type=voided) == 1
+    await subject.submit_many(records)  # duplicates: nothing new reaches Kafka
+    assert sample("intake_events_published_total", service=service, type=deployed) == 3
+    assert len(publisher.sent) == 4
+
+
+async def test_failed_writes_are_counted_by_a_short_reason_and_answered_503():
+    service = new_id("svc")
+    publisher = FakePublisher(BrokerUnavailable("Kafka did not acknowledge: TimeoutError", "ack_timeout"))
+    outcomes = await intake(publisher, service).submit_many(
+        [(deployment(), "r-1"), (deployment(hours=3), "r-2")]
+    )
+    assert [o.status for o in outcomes] == [503, 503]
+    assert sample("intake_publish_failures_total", service=service, reason="ack_timeout") == 2
+    deployed = "cn.court.partybuilding.volunteer.deployed.v1"
+    assert sample("intake_events_published_total", service=service, type=deployed) == 0
+    publisher.fail = None  # the broker is back: the retry publishes the original envelopes
+    assert [o.status for o in await intake(publisher, service).submit_many([(deployment(), "r-1")])] == [202]
+
+
+def test_failure_reasons_are_fixed_words():
+    from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, UnknownTopicOrPartitionError
+
+    assert failure_reason(TimeoutError()) == "ack_timeout"
+    assert failure_reason(KafkaTimeoutError()) == "ack_timeout"
+    assert failure_reason(KafkaConnectionError("Connection at 10.0.0.7:9092 closed")) == "broker_unavailable"
+    assert failure_reason(OSError("connection refused")) == "broker_unavailable"
+    assert failure_reason(UnknownTopicOrPartitionError()) == "broker_error"
+
+
+def test_every_intake_service_exposes_its_series_from_the_start():
+    text = generate_latest().decode()
+    for service, kind in (("volunteer", "deployed"), ("liaison", "contacted"), ("training", "completed")):
+        for t in (kind, "voided"):
+            published = f'service="{service}",type="cn.court.partybuilding.{service}.{t}.v1"'
+            assert f"intake_events_published_total{{{published}}} " in text
+        for reason in ("broker_unavailable", "ack_timeout", "broker_error"):
+            assert f'intake_publish_failures_total{{reason="{reason}",service="{service}"}} ' in text
+
+
+async def test_an_id_repeated_within_one_batch_is_published_once():
+    publisher = FakePublisher()
+    outcomes = await intake(publisher, new_id("svc")).submit_many(
+        [(deployment(), "r-1"), (deployment(), "r-1"), (deployment(hours=5), "r-1")]
+    )
+    assert [(o.status, o.duplicate) for o in outcomes] == [(202, False), (202, True), (409, False)]
+    assert len(publisher.sent) == 1
+
+
+async def test_a_void_cannot_be_voided():
+    subject = intake(FakePublisher(), new_id("svc"))
+    await subject.submit_many([(deployment(), "r-1")])
+    assert (await subject.void("r-1", "typo")).status == 202
+    assert (await subject.void(void_id("r-1"), "undo")).status == 409
