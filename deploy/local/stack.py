@@ -167,7 +167,7 @@ def pid_of(name: str) -> int | None:
         pid_file.unlink(missing_ok=True)
         return None
     # Guard against a recycled pid: the process must still be running our command.
-    if BY_NAME[name].command[-1].encode() not in cmdline:
+    if any(arg.encode() not in cmdline for arg in BY_NAME[name].command):
         pid_file.unlink(missing_ok=True)
         return None
     return pid
@@ -231,10 +231,9 @@ def wait_ready(p: Process, child: subprocess.Popen) -> None:
 
 def up(names: list[str]) -> None:
     for p in (BY_NAME[n] for n in names):
-        if pid_of(p.name) is not None and p.ready():
+        if pid_of(p.name) is not None:  # running: not restarted, even if a dependency is away
             print(f"  {p.name:15} already running  {p.url}")
             continue
-        stop(p.name)  # a process that runs but is not ready is restarted
         began = time.monotonic()
         wait_ready(p, start(p))
         print(f"  {p.name:15} ready in {time.monotonic() - began:4.1f}s  {p.url}")

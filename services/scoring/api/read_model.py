@@ -43,14 +43,14 @@ def _branch(doc: dict[str, Any]) -> Branch:
 
 class MongoReadModel:
     """Queries for the API. `period()` is what every ranking, board and stream reads: its result
-    is shared for `fresh_s` seconds by all requests of this process, and one query at a time
-    refreshes it (a reader arriving meanwhile gets the previous answer at once)."""
+    is shared by all requests of this process for `fresh_s` seconds, then one query at a time
+    refreshes it while readers get the previous answer for up to `stale_s` seconds."""
 
-    def __init__(self, db: AsyncDatabase, fresh_s: float = 0.5):
+    def __init__(self, db: AsyncDatabase, fresh_s: float = 0.5, stale_s: float = 2.0):
         self._db = db
         self._generations = MongoGenerations(db)
         self._branches = db[BRANCHES]
-        self._fresh_s = fresh_s
+        self._fresh_s, self._stale_s = fresh_s, stale_s
         self._periods: dict[str, tuple[float, dict[str, BranchPeriod]]] = {}
         self._refreshing: dict[str, asyncio.Task] = {}
 
@@ -59,16 +59,18 @@ class MongoReadModel:
         return self._db[(await self._generations.active()).period_scores]
 
     async def period(self, period: str) -> dict[str, BranchPeriod]:
-        """Every branch with scores in `period` (at most `fresh_s` old, or being refreshed)."""
+        """Every branch with scores in `period`: at most `fresh_s` old, or at most `stale_s` old
+        while one query refreshes it; anything older waits for the refresh."""
         cached = self._periods.get(period)
-        if cached and time.monotonic() - cached[0] < self._fresh_s:
+        age = time.monotonic() - cached[0] if cached else None
+        if cached and age is not None and age < self._fresh_s:
             return cached[1]
         task = self._refreshing.get(period)
         if task is None:
             task = asyncio.create_task(self._load_period(period))
             self._refreshing[period] = task
             task.add_done_callback(lambda _: self._refreshing.pop(period, None))
-        if cached:
+        if cached and age is not None and age < self._stale_s:
             return cached[1]
         return await asyncio.shield(task)
 
