@@ -102,18 +102,13 @@ class MongoScoreStore:
         # Period scores first, the ledger (whose offset marks the event applied) last: a crash in
         # between replays the event, which derives the same scores again.
         async with self._writing:
-            await self._save(key, stored, scores, rulebook_version, last_event_time)
+            await self._write_all(key, stored, scores, rulebook_version, last_event_time)
 
-    async def _save(
-        self,
-        key: LedgerKey,
-        stored: StoredLedger,
-        scores: dict[str, PeriodScore],
-        rulebook_version: str,
-        last_event_time: datetime,
+    async def _write_all(
+        self, key: LedgerKey, stored: StoredLedger, scores: dict[str, PeriodScore], version: str, at: datetime
     ) -> None:
         offset = stored.offset
-        docs = [_period_doc(key, p, s, offset, rulebook_version, last_event_time) for p, s in scores.items()]
+        docs = [_period_doc(key, p, s, offset, version, at) for p, s in scores.items()]
         await _write(self._scores, docs)
         ledger_doc = {
             "_id": key.id,
