@@ -12,6 +12,8 @@ from typing import TypeVar
 
 import pytest
 
+from tools.demo.target import dev_env as read_dev_env
+
 ROOT = Path(__file__).resolve().parents[1]
 T = TypeVar("T")
 
@@ -41,12 +43,7 @@ URLS = {
 
 
 def dev_env() -> dict[str, str]:
-    env = {}
-    for line in (ROOT / "deploy" / "local" / "dev.env").read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            k, _, v = line.partition("=")
-            env[k] = v
-    return env
+    return read_dev_env()
 
 
 @pytest.fixture(scope="session")

@@ -3,10 +3,11 @@
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
@@ -123,20 +124,23 @@ async def _changes(
         quiet_s += STREAM_EVERY_S
 
 
+@dataclass(frozen=True)
+class RankingQuery:
+    """The query parameters the ranking and its stream share."""
+
+    period: Period
+    dimension: Dimension = "total"
+    court: Court = None
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50
+
+
 def rankings_router() -> APIRouter:
     router = APIRouter(tags=["rankings"])
 
     @router.get("/v1/rankings", response_model=Ranking, summary="Live ranking of branches (党支部排名)")
-    async def rankings(
-        request: Request,
-        _: Reader,
-        period: Period,
-        dimension: Dimension = "total",
-        court: Court = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    ) -> Ranking:
+    async def rankings(request: Request, _: Reader, q: Annotated[RankingQuery, Depends()]) -> Ranking:
         return await build_ranking(
-            request.app.state.read_model, request.app.state.rulebook, period, dimension, court, limit
+            request.app.state.read_model, request.app.state.rulebook, q.period, q.dimension, q.court, q.limit
         )
 
     @router.get(
@@ -145,16 +149,9 @@ def rankings_router() -> APIRouter:
         response_class=StreamingResponse,
         responses={200: {"content": {"text/event-stream": {}}}},
     )
-    async def stream(
-        request: Request,
-        _: Reader,
-        period: Period,
-        dimension: Dimension = "total",
-        court: Court = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    ) -> StreamingResponse:
+    async def stream(request: Request, _: Reader, q: Annotated[RankingQuery, Depends()]) -> StreamingResponse:
         return StreamingResponse(
-            _changes(request, period, dimension, court, limit),
+            _changes(request, q.period, q.dimension, q.court, q.limit),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
