@@ -47,11 +47,20 @@ if [ ! -f "$kafka_stamp" ]; then
   rm -f var/stamps/kafka-*; touch "$kafka_stamp"
 fi
 
-# 3. FerretDB: built from the Go module proxy (first run: a few minutes of compiling).
-ferret_stamp="var/stamps/ferretdb-$(stamp_of deploy/ferretdb/go.mod deploy/ferretdb/go.sum deploy/ferretdb/main.go)"
+# 3. FerretDB: built from the Go module proxy (first run: a few minutes of compiling), with our
+# patches (deploy/ferretdb/patches, each says why): 1.24 looked documents up by `_id` without its
+# index (every find or update scanned the table) and deadlocked on a command of 100 updates.
+# The patched module is a copy under var/ferretdb-build, wired in with a `replace`.
+ferret_stamp="var/stamps/ferretdb-$(stamp_of deploy/ferretdb/go.mod deploy/ferretdb/go.sum deploy/ferretdb/main.go deploy/ferretdb/patches/*.patch)"
 if [ ! -f "$ferret_stamp" ] || [ ! -x var/bin/ferretdb-local ]; then
   say "Building FerretDB 1.24 (MongoDB wire protocol on SQLite) into var/bin; first time takes minutes"
-  (cd deploy/ferretdb && go build -o ../../var/bin/ferretdb-local .)
+  module=$(cd deploy/ferretdb && go mod download -json github.com/FerretDB/FerretDB | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+  rm -rf var/ferretdb-build && mkdir -p var/ferretdb-build/wrapper
+  cp -R "$module" var/ferretdb-build/FerretDB && chmod -R u+w var/ferretdb-build/FerretDB
+  for p in deploy/ferretdb/patches/*.patch; do patch -s -p1 -d var/ferretdb-build/FerretDB < "$p"; done
+  cp deploy/ferretdb/go.mod deploy/ferretdb/go.sum deploy/ferretdb/main.go var/ferretdb-build/wrapper/
+  (cd var/ferretdb-build/wrapper && go mod edit -replace github.com/FerretDB/FerretDB=../FerretDB \
+    && go build -o ../../bin/ferretdb-local .)
   rm -f var/stamps/ferretdb-*; touch "$ferret_stamp"
 fi
 
