@@ -4,7 +4,7 @@ import asyncio
 import logging
 from collections.abc import Iterable
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import (
     KafkaConnectionError,
@@ -48,8 +48,11 @@ def failure_reason(err: BaseException) -> str:
     return BROKER_ERROR
 
 
-async def ensure_topics(settings: KafkaSettings, names: Iterable[str] | None = None) -> None:
-    """Create the event topics and the dead-letter topic if missing (idempotent, race-safe)."""
+async def ensure_topics(
+    settings: KafkaSettings, names: Iterable[str] | None = None, config: dict[str, str] | None = None
+) -> None:
+    """Create the event topics and the dead-letter topic, or the topics named (with `config`
+    instead of the event topics' keep-everything settings), if missing (idempotent, race-safe)."""
     wanted = list(names) if names is not None else [t.name for t in TOPICS.values()]
     if names is None:
         wanted.append(DEAD_LETTER.name)
@@ -63,7 +66,12 @@ async def ensure_topics(settings: KafkaSettings, names: Iterable[str] | None = N
         if not missing:
             return
         topics = [
-            NewTopic(n, settings.partitions, settings.replication_factor, topic_configs=EVENT_TOPIC_CONFIG)
+            NewTopic(
+                n,
+                settings.partitions,
+                settings.replication_factor,
+                topic_configs=config or EVENT_TOPIC_CONFIG,
+            )
             for n in missing
         ]
         try:
@@ -72,6 +80,19 @@ async def ensure_topics(settings: KafkaSettings, names: Iterable[str] | None = N
             pass  # another service created it between our list and create
     finally:
         await admin.close()
+
+
+async def partitions_of(settings: KafkaSettings, names: list[str]) -> list[TopicPartition]:
+    """Every partition of the named topics, as the broker describes them."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers, request_timeout_ms=settings.request_timeout_ms
+    )
+    await admin.start()
+    try:
+        described = await admin.describe_topics(names)
+    finally:
+        await admin.close()
+    return sorted(TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"])
 
 
 class KafkaPublisher:

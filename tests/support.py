@@ -11,11 +11,16 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
+from aiokafka import AIOKafkaConsumer
 from pymongo import AsyncMongoClient
 
+from services.scoring.api.score_view import ScoreView
 from services.scoring.generations import Generation
 from services.scoring.rescore import commit_offsets, end_offsets, rescore
 from services.scoring.rulebooks import load_rulebook
+from services.scoring.score_feed import decode as decode_summary
+from services.scoring.score_feed import feed_topic
+from shared.kafka import partitions_of
 from shared.settings import KafkaSettings
 from tests.conftest import ROOT, URLS, dev_env, new_id
 
@@ -77,18 +82,46 @@ async def recompute(database: str, rulebook_path: Path | None = None) -> None:
 
 
 async def scored(database: str, branches: list[str], generation: int = 1) -> dict[tuple[str, str, str], dict]:
-    """(branch, stream, period) -> what a score document says (without bookkeeping fields)."""
+    """(branch, stream, period) -> what the ledger documents say of it (without bookkeeping)."""
     client = AsyncMongoClient("mongodb://127.0.0.1:27017/", tz_aware=True)
     try:
-        docs = client[database][Generation(generation).period_scores].find({"branch_id": {"$in": branches}})
-        return {
-            (d["branch_id"], d["stream"], d["period"]): {
-                k: d[k] for k in ("points", "kinds", "caps_hit", "members")
-            }
-            async for d in docs
-        }
+        wanted = set(branches)
+        found = {}
+        # Looked up by `_id`, the one filter FerretDB serves from an index.
+        for branch in wanted:
+            for stream in ("volunteer", "liaison", "training"):
+                for year in ("2024",):
+                    doc = await client[database][Generation(generation).ledgers].find_one(
+                        {"_id": f"{branch}|{stream}|{year}"}, {"facts": 0}
+                    )
+                    for period, score in (doc or {}).get("scores", {}).items():
+                        found[(branch, stream, period)] = {
+                            k: score[k] for k in ("points", "kinds", "caps_hit", "members")
+                        }
+        return found
     finally:
         await client.close()
+
+
+async def feed_view(database: str, generation: int) -> ScoreView:
+    """The score view an API of `database` builds: the whole score feed, read to its end."""
+    topic = feed_topic(database)
+    consumer = AIOKafkaConsumer(bootstrap_servers="127.0.0.1:9092", enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = await partitions_of(KafkaSettings(), [topic])
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends, view = await consumer.end_offsets(tps), ScoreView(generation)
+        prefix = f"g{generation}|".encode()
+        while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                for r in records:
+                    if r.key and r.key.startswith(prefix) and r.value:
+                        view.apply(decode_summary(r.value))
+        return view
+    finally:
+        await consumer.stop()
 
 
 def metric(port: int, name: str) -> float | None:

@@ -18,10 +18,6 @@ class Generation:
     def ledgers(self) -> str:
         return f"ledgers_g{self.number}"
 
-    @property
-    def period_scores(self) -> str:
-        return f"period_scores_g{self.number}"
-
     def group(self, app_id: str) -> str:
         """The worker's consumer group: committed offsets belong to the generation they built."""
         return f"{app_id}-g{self.number}"

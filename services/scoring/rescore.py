@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import OffsetAndMetadata
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -21,12 +20,15 @@ from services.scoring.core.ledger import Ledger, apply
 from services.scoring.core.rulebook import Rulebook
 from services.scoring.core.scores import score
 from services.scoring.generations import Generation, MongoGenerations
+from services.scoring.score_feed import SCORE_FEED_CONFIG, KafkaScoreFeed, feed_topic
 from services.scoring.scorer import Delivery, decode
-from services.scoring.store import LedgerKey, MongoScoreStore, StoredLedger
+from services.scoring.store import LedgerKey, MongoScoreStore, ScoredLedger, StoredLedger, summary
 from shared.contracts import TOPICS, ContractError
+from shared.kafka import KafkaPublisher, ensure_topics, partitions_of
 from shared.settings import KafkaSettings
 
 Progress = Callable[[int], None]
+FEED_CHUNK = 2000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -47,13 +49,7 @@ class _Building:
 
 
 async def _partitions(kafka: KafkaSettings) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
-    await admin.start()
-    try:
-        described = await admin.describe_topics([t.name for t in TOPICS.values()])
-    finally:
-        await admin.close()
-    return sorted(TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"])
+    return await partitions_of(kafka, [t.name for t in TOPICS.values()])
 
 
 async def _fold_partition(
@@ -73,7 +69,7 @@ async def _fold_partition(
                 continue
             state = building.setdefault(decoded.key, _Building())
             apply(state.ledger, decoded.item)
-            state.offset, state.last_time = m.offset, decoded.event.envelope.time
+            state.offset, state.last_time = m.offset, max(state.last_time, decoded.event.envelope.time)
         report.records += len(messages)
         progress(len(messages))
     return building
@@ -90,10 +86,12 @@ async def rescore(
     """Build generation N+1 from the whole log, hand its offsets to its consumer group, switch."""
     generations = MongoGenerations(db)
     target = Generation((await generations.active()).number + 1)
-    for name in (target.ledgers, target.period_scores):  # leftovers of an interrupted run
-        await db.drop_collection(name)
+    await db.drop_collection(target.ledgers)  # leftovers of an interrupted run
     store = MongoScoreStore(db, target)
-    await store.ensure_indexes()
+    topic = feed_topic(db.name)
+    await ensure_topics(kafka, [topic], SCORE_FEED_CONFIG)
+    publisher = KafkaPublisher(kafka, client_id="scoring-rescore", ack_timeout_s=60)
+    feed = KafkaScoreFeed(publisher, topic)
     report = RescoreReport(target.number)
     consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False)
     await consumer.start()
@@ -102,14 +100,24 @@ async def rescore(
         starts, ends = await consumer.beginning_offsets(tps), await consumer.end_offsets(tps)
         on_total(sum(ends[tp] - starts[tp] for tp in tps))
         for tp in tps:
-            for key, state in (await _fold_partition(consumer, tp, ends[tp], report, progress)).items():
-                scores = score(state.ledger.facts.values(), rulebook)
-                await store.save(
-                    key, StoredLedger(state.ledger, state.offset), scores, rulebook.version, state.last_time
+            building = await _fold_partition(consumer, tp, ends[tp], report, progress)
+            scored = [
+                ScoredLedger(
+                    key,
+                    StoredLedger(state.ledger, state.offset),
+                    score(state.ledger.facts.values(), rulebook),
+                    rulebook.version,
+                    state.last_time,
                 )
-                report.ledgers += 1
+                for key, state in building.items()
+            ]
+            await store.insert_new(scored)
+            for start in range(0, len(scored), FEED_CHUNK):
+                await feed.publish(target.number, [summary(s) for s in scored[start : start + FEED_CHUNK]])
+            report.ledgers += len(scored)
     finally:
         await consumer.stop()
+        await publisher.stop()
     await commit_offsets(kafka, target.group(app_id), ends)
     report.end_offsets = {f"{tp.topic}[{tp.partition}]": o for tp, o in ends.items()}
     await generations.switch(target, rulebook.version)

@@ -3,17 +3,16 @@
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from services.scoring import metrics
 from services.scoring.core.facts import Fact, Void, fact_of
 from services.scoring.core.ledger import Ledger, apply
-from services.scoring.core.periods import periods_of_month
 from services.scoring.core.rulebook import Rulebook
-from services.scoring.core.scores import PeriodScore, score
-from services.scoring.store import LedgerKey, ScoreStore, StoredLedger
+from services.scoring.core.scores import score
+from services.scoring.store import LedgerKey, ScoredLedger, ScoreStore, StoredLedger, summary
 from shared.contracts import TOPICS, ContractError, ParsedEvent, parse_event
 
 STREAM_OF_TOPIC = {t.name: s for s, t in TOPICS.items()}
@@ -56,18 +55,33 @@ class DeadLetters(Protocol):
     async def send(self, delivery: Delivery, reason: str) -> None: ...
 
 
+class ScoreFeed(Protocol):
+    async def publish(self, generation: int, summaries: list[dict[str, Any]]) -> None: ...
+
+
+@dataclass
+class _LedgerBatch:
+    """What one batch did to one ledger."""
+
+    stored: StoredLedger
+    applied: list[Decoded] = field(default_factory=list)
+
+
 class Scorer:
     """Applies each record exactly once in effect: the ledger's offset says what it already holds."""
 
     def __init__(
         self,
         store: ScoreStore,
+        feed: ScoreFeed,
+        generation: int,
         rulebook: Rulebook,
         dead_letters: DeadLetters,
         clock: Callable[[], datetime],
         cache_size: int = 20_000,
     ):
-        self._store, self._rulebook = store, rulebook
+        self._store, self._feed, self._generation = store, feed, generation
+        self._rulebook = rulebook
         self._dead_letters, self._clock = dead_letters, clock
         # Ledgers of the partitions this worker owns, as it last wrote them. Valid only while it
         # owns them: forget() on every rebalance.
@@ -90,10 +104,11 @@ class Scorer:
         return (await self.handle_batch([d]))[0]
 
     async def handle_batch(self, deliveries: list[Delivery]) -> list[str]:
-        """Apply records in arrival order; one load and one write per ledger however many records
-        it got, which is what makes a replay of a year's log fast. Returns each record's outcome."""
+        """Apply records in arrival order with one bulk write for the whole batch (each ledger
+        written once however many records it got), then publish the touched ledgers' scores.
+        Returns each record's outcome."""
         outcomes = ["dead_lettered"] * len(deliveries)
-        by_ledger: dict[LedgerKey, list[tuple[int, Delivery, Decoded]]] = {}
+        batches: dict[LedgerKey, _LedgerBatch] = {}
         for i, d in enumerate(deliveries):
             try:
                 decoded = decode(d)
@@ -102,49 +117,50 @@ class Scorer:
                 metrics.DEAD_LETTERED.labels(d.topic).inc()
                 metrics.EVENTS.labels("invalid", "dead_lettered").inc()
                 continue
-            by_ledger.setdefault(decoded.key, []).append((i, d, decoded))
-        for key, items in by_ledger.items():
-            for i, outcome in await self._apply_to_ledger(key, items):
-                outcomes[i] = outcome
+            batch = batches.get(decoded.key)
+            if batch is None:
+                batch = batches[decoded.key] = _LedgerBatch(await self._ledger(decoded.key))
+            outcomes[i] = self._apply(batch, d, decoded)
+        try:
+            await self._write(batches)
+        except BaseException:
+            for key in batches:  # the cached copies are ahead of the store now: reload on retry
+                self._cache.pop(key, None)
+            raise
+        self._observe(batches)
         return outcomes
 
-    async def _apply_to_ledger(
-        self, key: LedgerKey, items: list[tuple[int, Delivery, Decoded]]
-    ) -> list[tuple[int, str]]:
-        stored = await self._ledger(key)
-        results, applied, months = [], [], set()
-        for i, d, decoded in items:  # one ledger is fed by one partition: these are in offset order
-            if d.offset <= stored.offset:  # already in the ledger: a replay after a crash or rebalance
-                results.append((i, "replayed"))
-                metrics.EVENTS.labels(decoded.event.envelope.type, "replayed").inc()
-                continue
-            apply(stored.ledger, decoded.item)
-            stored.offset = d.offset
-            months.add(decoded.item.month)
-            applied.append(decoded)
-            results.append((i, "applied" if isinstance(decoded.item, Fact) else "voided"))
-        if not applied:
-            return results
-        derived = score(stored.ledger.facts.values(), self._rulebook)
-        periods = {p for m in months for p in periods_of_month(m)}
-        last_time = max(a.event.envelope.time for a in applied)
+    def _apply(self, batch: _LedgerBatch, d: Delivery, decoded: Decoded) -> str:
+        # One ledger is fed by one partition: its records arrive in offset order.
+        if d.offset <= batch.stored.offset:  # already in the ledger: a replay after a crash or rebalance
+            metrics.EVENTS.labels(decoded.event.envelope.type, "replayed").inc()
+            return "replayed"
+        apply(batch.stored.ledger, decoded.item)
+        batch.stored.offset = d.offset
+        batch.applied.append(decoded)
+        return "applied" if isinstance(decoded.item, Fact) else "voided"
+
+    async def _write(self, batches: dict[LedgerKey, _LedgerBatch]) -> None:
+        changed = [self._scored(k, b) for k, b in batches.items() if b.applied]
         started = time.perf_counter()
-        try:
-            await self._store.save(
-                key,
-                stored,
-                {p: derived.get(p, PeriodScore()) for p in periods},
-                self._rulebook.version,
-                last_time,
-            )
-        except BaseException:
-            self._cache.pop(key, None)  # the cached copy is ahead of the store now: reload on retry
-            raise
+        await self._store.save(changed)
         metrics.MONGO_WRITE.observe(time.perf_counter() - started)
+        # Replayed-only ledgers are published too: a crash between the write and the publish
+        # must not leave readers behind, and the stored summary is what they should see.
+        replayed = [k for k, b in batches.items() if not b.applied]
+        summaries = [summary(s) for s in changed] + await self._store.summaries(replayed)
+        await self._feed.publish(self._generation, summaries)
+
+    def _scored(self, key: LedgerKey, batch: _LedgerBatch) -> ScoredLedger:
+        # The whole year is derived again: caps and session de-duplication span the ledger.
+        derived = score(batch.stored.ledger.facts.values(), self._rulebook)
+        last_time = max(a.event.envelope.time for a in batch.applied)
+        return ScoredLedger(key, batch.stored, derived, self._rulebook.version, last_time)
+
+    def _observe(self, batches: dict[LedgerKey, _LedgerBatch]) -> None:
         now = self._clock()
-        for a in applied:
-            metrics.END_TO_END.observe(max((now - a.event.envelope.time).total_seconds(), 0))
-            metrics.EVENTS.labels(
-                a.event.envelope.type, "applied" if isinstance(a.item, Fact) else "voided"
-            ).inc()
-        return results
+        for batch in batches.values():
+            for a in batch.applied:
+                metrics.END_TO_END.observe(max((now - a.event.envelope.time).total_seconds(), 0))
+                outcome = "applied" if isinstance(a.item, Fact) else "voided"
+                metrics.EVENTS.labels(a.event.envelope.type, outcome).inc()

@@ -18,6 +18,7 @@ from services.scoring import metrics
 from services.scoring.dead_letters import KafkaDeadLetters
 from services.scoring.generations import Generation, MongoGenerations
 from services.scoring.rulebooks import DEFAULT_RULEBOOK, load_rulebook
+from services.scoring.score_feed import SCORE_FEED_CONFIG, KafkaScoreFeed, feed_topic
 from services.scoring.scorer import Delivery, Scorer
 from services.scoring.store import MongoScoreStore
 from shared import mongo
@@ -67,6 +68,7 @@ def prepare(settings: WorkerSettings) -> Generation:
         async for attempt in retrying(deadline_s=60):
             with attempt:
                 await ensure_topics(settings.kafka)
+                await ensure_topics(settings.kafka, [feed_topic(settings.mongo.database)], SCORE_FEED_CONFIG)
         client = mongo.connect(settings.mongo, "scoring-worker-start")
         try:
             async for attempt in retrying(deadline_s=60):
@@ -107,9 +109,14 @@ def create_worker(settings: WorkerSettings, generation: Generation, watch: Gener
     client = mongo.connect(settings.mongo, "scoring-worker")
     db = mongo.database(client, settings.mongo)
     store = MongoScoreStore(db, generation)
-    publisher = KafkaPublisher(settings.kafka, client_id="scoring-dead-letters")
+    publisher = KafkaPublisher(settings.kafka, client_id="scoring-worker")
     scorer = Scorer(
-        store, load_rulebook(settings.rulebook), KafkaDeadLetters(publisher), lambda: datetime.now(UTC)
+        store,
+        KafkaScoreFeed(publisher, feed_topic(settings.mongo.database)),
+        generation.number,
+        load_rulebook(settings.rulebook),
+        KafkaDeadLetters(publisher),
+        lambda: datetime.now(UTC),
     )
 
     async def consume(stream):  # type: ignore[no-untyped-def]
@@ -129,12 +136,6 @@ def create_worker(settings: WorkerSettings, generation: Generation, watch: Gener
     for topic in TOPICS.values():
         channel = app.topic(topic.name, key_serializer="raw", value_serializer="raw")
         app.agent(channel, name=f"score-{topic.name}")(consume)
-
-    @app.task
-    async def indexes() -> None:
-        async for attempt in retrying():
-            with attempt:
-                await store.ensure_indexes()
 
     @app.timer(2.0)
     async def follow_generation() -> None:

@@ -9,9 +9,8 @@ from datetime import datetime, timedelta, timezone
 import httpx
 from pymongo import AsyncMongoClient
 
-from services.scoring.generations import Generation
 from tests.conftest import new_id, poll
-from tests.support import deployment, metric, post_deployments, start_group_at_end, workers
+from tests.support import deployment, metric, post_deployments, scored, start_group_at_end, workers
 
 CST = timezone(timedelta(hours=8))
 EVENT_PARTITIONS = 18  # 3 topics x 6 partitions
@@ -20,9 +19,10 @@ EVENT_PARTITIONS = 18  # 3 topics x 6 partitions
 async def counts(db, branches: list[str]) -> dict[str, tuple[int, float]]:
     """(records, hours) scored per branch for 2024, as the workers wrote them."""
     found = {}
-    async for doc in db[Generation(1).period_scores].find({"period": "2024", "branch_id": {"$in": branches}}):
-        tally = doc["kinds"]["tianping_volunteer_team"]
-        found[doc["branch_id"]] = (tally["count"], tally["hours"])
+    for (branch, _, period), doc in (await scored(db.name, branches)).items():
+        if period == "2024":
+            tally = doc["kinds"]["tianping_volunteer_team"]
+            found[branch] = (tally["count"], tally["hours"])
     return found
 
 

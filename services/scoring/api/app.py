@@ -1,5 +1,6 @@
 """Composition root of the scoring API."""
 
+import asyncio
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,10 +12,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from services.scoring.api.assessment import assessment_router
 from services.scoring.api.board import board_router
 from services.scoring.api.branches import branches_router
-from services.scoring.api.rankings import rankings_router
+from services.scoring.api.rankings import RankingCache, rankings_router
 from services.scoring.api.read_model import MongoReadModel
+from services.scoring.api.score_view import FeedFollower
 from services.scoring.api.stats import stats_router
+from services.scoring.generations import MongoGenerations
 from services.scoring.rulebooks import DEFAULT_RULEBOOK, load_rulebook
+from services.scoring.score_feed import feed_topic
 from shared import mongo
 from shared.auth import Authenticator, AuthSettings
 from shared.health import health_router
@@ -45,21 +49,34 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     # The API only reads Kafka's health (readiness); it never writes there.
     kafka = KafkaPublisher(settings.kafka, client_id="scoring-api-health")
 
+    db = mongo.database(client, settings.mongo)
+    generations = MongoGenerations(db)
+
+    async def live_generation() -> int:
+        return (await generations.active()).number
+
+    follower = FeedFollower(settings.kafka, feed_topic(settings.mongo.database), live_generation)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+        following = asyncio.create_task(follower.run())
         yield
+        following.cancel()
+        await asyncio.gather(following, return_exceptions=True)
         await kafka.stop()
         await client.close()
 
     app = FastAPI(title="Branch scores and rankings (党支部考评排名)", version="1", lifespan=lifespan)
-    app.state.read_model = MongoReadModel(mongo.database(client, settings.mongo))
+    app.state.read_model = MongoReadModel(db, follower)
+    app.state.rankings = RankingCache()
     app.state.rulebook = load_rulebook(settings.rulebook)
     app.state.clock = lambda: datetime.now(UTC)
     app.state.authenticator = Authenticator(settings.auth)
     install_problems(app)
     instrument(app, "scoring-api")
     app.add_middleware(BodyLimit, max_bytes=64 * 1024)
-    app.include_router(health_router({"kafka": kafka.check, "mongodb": lambda: mongo.check(client)}))
+    checks = {"kafka": kafka.check, "mongodb": lambda: mongo.check(client), "scores": follower.check}
+    app.include_router(health_router(checks))
     app.include_router(rankings_router())
     app.include_router(branches_router(settings.city))
     app.include_router(stats_router())

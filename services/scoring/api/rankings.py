@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,7 +12,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from services.scoring.api.read_model import MongoReadModel
+from services.scoring.api.read_model import Branch, MongoReadModel
+from services.scoring.api.score_view import BranchPeriod
 from services.scoring.core.periods import PERIOD_PATTERN
 from services.scoring.core.ranking import rank
 from services.scoring.core.rulebook import DIMENSIONS, Rulebook
@@ -64,24 +66,13 @@ async def build_ranking(
 ) -> Ranking:
     """The ranking as leaders see it: per-member scores, registry names, competition ranks."""
     periods, registry = await model.period(period), await model.branches()
-    rows: dict[str, RankingRow] = {}
+    scores: dict[str, dict[str, float]] = {}
     for branch_id, p in periods.items():
         branch = registry.get(branch_id)
         if court and (branch is None or branch.court != court):
             continue
-        members = branch.members if branch else len(p.active_members)
-        scores = per_member(p.points, members, rulebook)
-        rows[branch_id] = RankingRow(
-            rank=0,
-            branch_id=branch_id,
-            name=branch.name if branch else branch_id,
-            court=branch.court if branch else None,
-            members=members,
-            registered=branch is not None,
-            score=scores[dimension],
-            scores=scores,
-        )
-    ranked = rank({b: r.score for b, r in rows.items()})[:limit]
+        scores[branch_id] = per_member(p.points, _members(branch, p), rulebook)
+    ranked = rank({b: s[dimension] for b, s in scores.items()})[:limit]
     times = [p.last_event_time for p in periods.values() if p.last_event_time]
     return Ranking(
         period=period,
@@ -89,9 +80,65 @@ async def build_ranking(
         court=court,
         rulebook_version=rulebook.version,
         data_as_of=max(times) if times else None,
-        total_branches=len(rows),
-        rows=[rows[r.branch_id].model_copy(update={"rank": r.rank}) for r in ranked],
+        total_branches=len(scores),
+        rows=[
+            _row(
+                r.rank,
+                r.branch_id,
+                registry.get(r.branch_id),
+                periods[r.branch_id],
+                scores[r.branch_id],
+                dimension,
+            )
+            for r in ranked
+        ],
     )
+
+
+def _members(branch: Branch | None, p: BranchPeriod) -> int:
+    return branch.members if branch else len(p.active_members)
+
+
+def _row(
+    rank_: int,
+    branch_id: str,
+    branch: Branch | None,
+    p: BranchPeriod,
+    scores: dict[str, float],
+    dimension: str,
+) -> RankingRow:
+    return RankingRow(
+        rank=rank_,
+        branch_id=branch_id,
+        name=branch.name if branch else branch_id,
+        court=branch.court if branch else None,
+        members=_members(branch, p),
+        registered=branch is not None,
+        score=scores[dimension],
+        scores=scores,
+    )
+
+
+class RankingCache:
+    """Rankings shared by every request of this process: one is rebuilt only when its period's
+    scores or the registry changed, and at most every `min_age_s` while scores keep moving
+    (10,000 branches take tens of milliseconds to rank; a hundred readers must not each pay)."""
+
+    def __init__(self, min_age_s: float = 0.1, max_entries: int = 256):
+        self._min_age_s, self._max_entries = min_age_s, max_entries
+        self._entries: dict[tuple, tuple[tuple, float, Ranking]] = {}
+
+    async def get(self, model: MongoReadModel, rulebook: Rulebook, q: "RankingQuery") -> Ranking:
+        key = (q.period, q.dimension, q.court, q.limit)
+        version, now = model.version(q.period), time.monotonic()
+        hit = self._entries.get(key)
+        if hit and (hit[0] == version or now - hit[1] < self._min_age_s):
+            return hit[2]
+        ranking = await build_ranking(model, rulebook, q.period, q.dimension, q.court, q.limit)
+        if len(self._entries) >= self._max_entries:  # any valid query may be asked: bound it
+            self._entries.pop(next(iter(self._entries)))
+        self._entries[key] = (version, now, ranking)
+        return ranking
 
 
 async def _changes(
@@ -101,8 +148,10 @@ async def _changes(
     sent: dict[str, dict] = {}
     first, quiet_s = True, 0.0
     while not await request.is_disconnected():
-        ranking = await build_ranking(
-            request.app.state.read_model, request.app.state.rulebook, period, dimension, court, limit
+        ranking = await request.app.state.rankings.get(
+            request.app.state.read_model,
+            request.app.state.rulebook,
+            RankingQuery(period, dimension, court, limit),
         )
         now = {r.branch_id: r.model_dump() for r in ranking.rows}
         changed = [row for b, row in now.items() if sent.get(b) != row]
@@ -139,8 +188,8 @@ def rankings_router() -> APIRouter:
 
     @router.get("/v1/rankings", response_model=Ranking, summary="Live ranking of branches (党支部排名)")
     async def rankings(request: Request, _: Reader, q: Annotated[RankingQuery, Depends()]) -> Ranking:
-        return await build_ranking(
-            request.app.state.read_model, request.app.state.rulebook, q.period, q.dimension, q.court, q.limit
+        return await request.app.state.rankings.get(
+            request.app.state.read_model, request.app.state.rulebook, q
         )
 
     @router.get(

@@ -1,0 +1,175 @@
+"""The API's view of every score of the live generation, kept current from the score feed.
+
+Each API process reads the compacted feed from its beginning, keeps the newest summary of
+every ledger of the live generation, and maintains per period one row per branch (all streams
+together). A ranking is then a read of memory, and a score is visible here milliseconds after
+the worker wrote it. Many API processes can run: each keeps its own copy of the feed.
+"""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from services.scoring.core.rulebook import DIMENSIONS
+from services.scoring.score_feed import SCORE_FEED_CONFIG, decode
+from services.scoring.store import period_rows
+from shared.contracts import Stream
+from shared.kafka import ensure_topics, partitions_of
+from shared.settings import KafkaSettings
+
+log = logging.getLogger(__name__)
+STREAMS = [s.value for s in Stream]
+
+
+@dataclass
+class BranchPeriod:
+    """One branch's raw points in a period, all streams together."""
+
+    branch_id: str
+    points: dict[str, float] = field(default_factory=lambda: dict.fromkeys(DIMENSIONS, 0.0))
+    active_members: set[str] = field(default_factory=set)
+    last_event_time: datetime | None = None
+
+
+class ScoreView:
+    """Ledger summaries of one generation and the per-period branch rows derived from them."""
+
+    def __init__(self, generation: int):
+        self.generation = generation
+        self._ledgers: dict[str, dict[str, Any]] = {}
+        self._periods: dict[str, dict[str, BranchPeriod]] = {}
+        self.versions: dict[str, int] = {}  # period -> changes so far: what caches key on
+
+    def apply(self, record: dict[str, Any]) -> None:
+        """Take a ledger's newer summary (an older or equal one, from a replay, changes nothing)."""
+        old = self._ledgers.get(record["_id"])
+        if old is not None and old["offset"] >= record["offset"]:
+            return
+        self._ledgers[record["_id"]] = record
+        touched = set(record["scores"]) | (set(old["scores"]) if old else set())
+        for period in touched:
+            self._rebuild(period, record["branch_id"], record["year"])
+            self.versions[period] = self.versions.get(period, 0) + 1
+
+    def _rebuild(self, period: str, branch_id: str, year: str) -> None:
+        row = BranchPeriod(branch_id)
+        found = False
+        for stream in STREAMS:
+            ledger = self._ledgers.get(f"{branch_id}|{stream}|{year}")
+            score = ledger["scores"].get(period) if ledger else None
+            if score is None:
+                continue
+            found = True
+            for d in DIMENSIONS:
+                row.points[d] += score["points"].get(d, 0.0)
+            row.active_members.update(score["members"])
+            t = ledger["last_event_time"]  # type: ignore[index]
+            if t is not None and (row.last_event_time is None or t > row.last_event_time):
+                row.last_event_time = t
+        rows = self._periods.setdefault(period, {})
+        if found:
+            rows[branch_id] = row
+        else:
+            rows.pop(branch_id, None)
+
+    def __len__(self) -> int:
+        return len(self._ledgers)
+
+    def period(self, period: str) -> dict[str, BranchPeriod]:
+        return self._periods.get(period, {})
+
+    def period_docs(self, periods: list[str], branch_id: str | None = None) -> list[dict[str, Any]]:
+        """One row per (branch, stream, period) asked for, as the worker derived it."""
+        if branch_id is None:
+            ledgers = list(self._ledgers.values())
+        else:
+            years = {p[:4] for p in periods}
+            ids = (f"{branch_id}|{s}|{y}" for s in STREAMS for y in years)
+            ledgers = [self._ledgers[i] for i in ids if i in self._ledgers]
+        return period_rows(ledgers, set(periods))
+
+
+class FeedFollower:
+    """Keeps a ScoreView of the live generation current: reads the feed from the beginning, then
+    follows it; when a rescore switches the generation, starts over for the new one."""
+
+    def __init__(
+        self,
+        kafka: KafkaSettings,
+        topic: str,
+        live_generation: Callable[[], Awaitable[int]],
+        check_generation_s: float = 1.0,
+    ):
+        self._kafka, self._topic = kafka, topic
+        self._live_generation = live_generation
+        self._check_s = check_generation_s
+        self.view = ScoreView(0)
+        self.caught_up = False  # has read everything the feed held when it (re)started
+
+    async def check(self) -> str | None:
+        """Readiness: None once the view holds every score the feed had when it started."""
+        return None if self.caught_up else "scores: still reading the score feed"
+
+    async def run(self) -> None:
+        """Follow the feed until cancelled, starting over after a broker failure."""
+        while True:
+            try:
+                await self._follow()
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:  # the broker went away: start over once it answers again
+                log.warning("score feed: %s; starting over", type(err).__name__)
+                await asyncio.sleep(1.0)
+
+    async def _follow(self) -> None:
+        await ensure_topics(self._kafka, [self._topic], SCORE_FEED_CONFIG)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._kafka.bootstrap_servers,
+            enable_auto_commit=False,
+            fetch_max_wait_ms=50,  # a change waits at most this long in the broker for company
+        )
+        await consumer.start()
+        try:
+            tps = await partitions_of(self._kafka, [self._topic])
+            consumer.assign(tps)
+            while True:
+                generation = await self._live_generation()
+                await self._read(consumer, tps, generation)
+        finally:
+            await consumer.stop()
+
+    async def _read(self, consumer: AIOKafkaConsumer, tps: list[TopicPartition], generation: int) -> None:
+        """Build a view of `generation` from the beginning; return when the live generation moves."""
+        view, prefix = ScoreView(generation), f"g{generation}|".encode()
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        loop = asyncio.get_running_loop()
+        next_check = loop.time() + self._check_s
+        caught_up = False
+        while True:
+            batch = await consumer.getmany(timeout_ms=200, max_records=5000)
+            for records in batch.values():
+                for r in records:
+                    if r.key is not None and r.key.startswith(prefix) and r.value is not None:
+                        view.apply(decode(r.value))
+            if not caught_up:
+                positions = {tp: await consumer.position(tp) for tp in tps}
+                caught_up = all(positions[tp] >= ends[tp] for tp in tps)
+                if caught_up:  # switch readers over to the complete new view at once
+                    self.view, self.caught_up = view, True
+                    log.info("score view of generation %d: %d ledgers", generation, len(view))
+            if loop.time() >= next_check:
+                next_check = loop.time() + self._check_s
+                if await self._generation_or(generation) != generation:
+                    return
+
+    async def _generation_or(self, current: int) -> int:
+        try:
+            return await self._live_generation()
+        except Exception:  # MongoDB is away: keep following the generation we know
+            return current

@@ -1,0 +1,56 @@
+"""The score feed: every ledger's scores, published after each write, read by the leaders' API.
+
+A compacted topic keyed by generation and ledger: its latest record per key is that ledger's
+current summary, so a reader that starts from the beginning has every score of a generation,
+and a reader at the end sees each change within milliseconds. MongoDB stays the store of
+record; the feed is how readers learn what changed without scanning it (FerretDB cannot
+serve anything but `_id` lookups from an index).
+"""
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from shared.contracts import Topic
+from shared.kafka import KafkaPublisher
+
+SCORE_FEED = Topic(
+    "scoring.scores.v1.<database>",  # one feed per score database, as the scores it mirrors
+    key="g<generation>|<branch id>|<stream>|<year>",
+    value="JSON: the ledger's summary (offset, rulebook version, scores per period) and its generation",
+)
+# Compacted: a key's older records are superseded by its newest one.
+SCORE_FEED_CONFIG = {"cleanup.policy": "compact", "retention.ms": "-1", "min.compaction.lag.ms": "60000"}
+
+
+def feed_topic(database: str) -> str:
+    """The feed of the scores kept in `database` (database names are valid topic names)."""
+    return SCORE_FEED.name.replace("<database>", database)
+
+
+def feed_key(generation: int, ledger_id: str) -> str:
+    return f"g{generation}|{ledger_id}"
+
+
+def encode(generation: int, summary: dict[str, Any]) -> bytes:
+    return orjson.dumps({**summary, "generation": generation})
+
+
+def decode(value: bytes) -> dict[str, Any]:
+    record: dict[str, Any] = orjson.loads(value)
+    if record.get("last_event_time"):
+        record["last_event_time"] = datetime.fromisoformat(record["last_event_time"])
+    return record
+
+
+class KafkaScoreFeed:
+    """Publishes ledger summaries of one generation; returns once the broker has them."""
+
+    def __init__(self, publisher: KafkaPublisher, topic: str):
+        self._publisher, self._topic = publisher, topic
+
+    async def publish(self, generation: int, summaries: list[dict[str, Any]]) -> None:
+        if summaries:
+            records = [(feed_key(generation, s["_id"]), encode(generation, s)) for s in summaries]
+            await self._publisher.publish_many(self._topic, records)
