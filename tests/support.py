@@ -18,7 +18,6 @@ from services.scoring.api.score_view import ScoreView
 from services.scoring.generations import Generation
 from services.scoring.rescore import commit_offsets, end_offsets, rescore
 from services.scoring.rulebooks import load_rulebook
-from services.scoring.score_feed import decode as decode_summary
 from services.scoring.score_feed import feed_topic
 from shared.kafka import partitions_of
 from shared.settings import KafkaSettings
@@ -118,7 +117,7 @@ async def feed_view(database: str, generation: int) -> ScoreView:
             for records in (await consumer.getmany(timeout_ms=500)).values():
                 for r in records:
                     if r.key and r.key.startswith(prefix) and r.value:
-                        view.apply(decode_summary(r.value))
+                        view.apply(r.value)
         return view
     finally:
         await consumer.stop()

@@ -8,6 +8,7 @@ the worker wrote it. Many API processes can run: each keeps its own copy of the 
 
 import asyncio
 import logging
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,8 +33,28 @@ class BranchPeriod:
 
     branch_id: str
     points: dict[str, float] = field(default_factory=lambda: dict.fromkeys(DIMENSIONS, 0.0))
-    active_members: set[str] = field(default_factory=set)
+    active_members: tuple[str, ...] = ()
     last_event_time: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Ledger:
+    """What the view keeps of a ledger summary: what rankings read, decoded, and the record
+    itself (decoded again only for breakdowns and stats), so that memory stays near the size of
+    the feed rather than of its decoded documents."""
+
+    offset: int
+    last_event_time: datetime | None
+    periods: dict[str, tuple[dict[str, float], tuple[str, ...]]]  # period -> (points, members)
+    raw: bytes
+
+
+def _slim(record: dict[str, Any], raw: bytes) -> _Ledger:
+    periods = {
+        p: (score["points"], tuple(sys.intern(m) for m in score["members"]))
+        for p, score in record["scores"].items()
+    }
+    return _Ledger(record["offset"], record["last_event_time"], periods, raw)
 
 
 class ScoreView:
@@ -41,36 +62,37 @@ class ScoreView:
 
     def __init__(self, generation: int):
         self.generation = generation
-        self._ledgers: dict[str, dict[str, Any]] = {}
+        self._ledgers: dict[str, _Ledger] = {}
         self._periods: dict[str, dict[str, BranchPeriod]] = {}
         self.versions: dict[str, int] = {}  # period -> changes so far: what caches key on
 
-    def apply(self, record: dict[str, Any]) -> None:
+    def apply(self, raw: bytes) -> None:
         """Take a ledger's newer summary (an older or equal one, from a replay, changes nothing)."""
+        record = decode(raw)
         old = self._ledgers.get(record["_id"])
-        if old is not None and old["offset"] >= record["offset"]:
+        if old is not None and old.offset >= record["offset"]:
             return
-        self._ledgers[record["_id"]] = record
-        touched = set(record["scores"]) | (set(old["scores"]) if old else set())
-        for period in touched:
+        new = self._ledgers[record["_id"]] = _slim(record, raw)
+        for period in set(new.periods) | (set(old.periods) if old else set()):
             self._rebuild(period, record["branch_id"], record["year"])
             self.versions[period] = self.versions.get(period, 0) + 1
 
     def _rebuild(self, period: str, branch_id: str, year: str) -> None:
-        row = BranchPeriod(branch_id)
-        found = False
+        row, found = BranchPeriod(branch_id), False
+        members: set[str] = set()
         for stream in STREAMS:
             ledger = self._ledgers.get(f"{branch_id}|{stream}|{year}")
-            score = ledger["scores"].get(period) if ledger else None
-            if score is None:
+            if ledger is None or period not in ledger.periods:
                 continue
             found = True
+            points, active = ledger.periods[period]
             for d in DIMENSIONS:
-                row.points[d] += score["points"].get(d, 0.0)
-            row.active_members.update(score["members"])
-            t = ledger["last_event_time"]  # type: ignore[index]
+                row.points[d] += points.get(d, 0.0)
+            members.update(active)
+            t = ledger.last_event_time
             if t is not None and (row.last_event_time is None or t > row.last_event_time):
                 row.last_event_time = t
+        row.active_members = tuple(sorted(members))
         rows = self._periods.setdefault(period, {})
         if found:
             rows[branch_id] = row
@@ -85,13 +107,13 @@ class ScoreView:
 
     def period_docs(self, periods: list[str], branch_id: str | None = None) -> list[dict[str, Any]]:
         """One row per (branch, stream, period) asked for, as the worker derived it."""
+        wanted = set(periods)
         if branch_id is None:
-            ledgers = list(self._ledgers.values())
+            ledgers = [x for x in self._ledgers.values() if wanted & x.periods.keys()]
         else:
-            years = {p[:4] for p in periods}
-            ids = (f"{branch_id}|{s}|{y}" for s in STREAMS for y in years)
+            ids = (f"{branch_id}|{s}|{y}" for s in STREAMS for y in {p[:4] for p in periods})
             ledgers = [self._ledgers[i] for i in ids if i in self._ledgers]
-        return period_rows(ledgers, set(periods))
+        return period_rows((decode(x.raw) for x in ledgers), wanted)
 
 
 class FeedFollower:
@@ -156,7 +178,7 @@ class FeedFollower:
             for records in batch.values():
                 for r in records:
                     if r.key is not None and r.key.startswith(prefix) and r.value is not None:
-                        view.apply(decode(r.value))
+                        view.apply(r.value)
             if not caught_up:
                 positions = {tp: await consumer.position(tp) for tp in tps}
                 caught_up = all(positions[tp] >= ends[tp] for tp in tps)
