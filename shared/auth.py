@@ -4,13 +4,16 @@ import hashlib
 import hmac
 import sys
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.problems import Problem
+from shared.problems import Problem, problem_responses
 
 WRITE_EVENTS = "events:write"
 READ_RANKINGS = "rankings:read"
@@ -75,20 +78,55 @@ class Authenticator:
         return entry
 
 
-def scope_check(scope: str) -> Callable[[Request], TokenEntry]:
+# Declared for the OpenAPI document (each operation names the scope it needs); the header itself is
+# judged by Authenticator, which answers our own problem+json 401 rather than FastAPI's.
+BEARER = HTTPBearer(auto_error=False, scheme_name="bearer", description="Authorization: Bearer <token>")
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
+
+
+def scope_check(scope: str) -> Callable[..., TokenEntry]:
     """A FastAPI dependency that admits only tokens with `scope` (app.state.authenticator)."""
 
-    def dependency(request: Request) -> TokenEntry:
+    def dependency(request: Request, _: Credentials) -> TokenEntry:
         authenticator: Authenticator = request.app.state.authenticator
         return authenticator.authorize(request.headers.get("authorization"), scope)
 
+    dependency.scope = scope  # type: ignore[attr-defined]  # read by AuthFirstRoute
     return dependency
 
 
+def _scopes(dependant: Dependant) -> list[str]:
+    """The scopes a route's dependencies ask for (scope_check marks its dependency)."""
+    scope = getattr(dependant.call, "scope", None)
+    found = [scope] if isinstance(scope, str) else []
+    return found + [s for d in dependant.dependencies for s in _scopes(d)]
+
+
+class AuthFirstRoute(APIRoute):
+    """Checks the token before FastAPI reads the body: an anonymous caller gets 401 without making the
+    service parse (up to the body limit of) JSON, and never learns how its body would have fared."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        if scopes := _scopes(self.dependant):  # documented for every protected route, once, here
+            refusals = {401: "no or an unknown bearer token", 403: f"the token lacks the scope {scopes[0]}"}
+            self.responses = {**problem_responses(refusals), **self.responses}
+
+    def get_route_handler(self) -> Callable:
+        handler, scopes = super().get_route_handler(), _scopes(self.dependant)
+
+        async def checked(request: Request):  # type: ignore[no-untyped-def]
+            for scope in scopes:
+                request.app.state.authenticator.authorize(request.headers.get("authorization"), scope)
+            return await handler(request)
+
+        return checked if scopes else handler
+
+
 # Route parameters: `_: Writer` admits only callers whose token has the scope.
-Writer = Annotated[TokenEntry, Depends(scope_check(WRITE_EVENTS))]
-Reader = Annotated[TokenEntry, Depends(scope_check(READ_RANKINGS))]
-Admin = Annotated[TokenEntry, Depends(scope_check(ADMIN))]
+Writer = Annotated[TokenEntry, Security(scope_check(WRITE_EVENTS), scopes=[WRITE_EVENTS])]
+Reader = Annotated[TokenEntry, Security(scope_check(READ_RANKINGS), scopes=[READ_RANKINGS])]
+Admin = Annotated[TokenEntry, Security(scope_check(ADMIN), scopes=[ADMIN])]
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, Strict, ValidationError
 
 from shared.credit_code import credit_code_problem
 
@@ -22,8 +22,16 @@ CONTENT_TYPE = "application/cloudevents+json"
 # those safe (no '$', '.', '/', spaces or control characters).
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_:\-]{0,127}$"
 Id = Annotated[str, Field(pattern=ID_PATTERN, examples=["branch-zy-civil-1"])]
-Text = Annotated[str, Field(min_length=1, max_length=200)]
-Note = Annotated[str | None, Field(default=None, max_length=2000)]
+# Text for people carries no control characters (a NUL cuts strings short in C tools and log
+# viewers, an ESC drives terminals) and no bidirectional overrides (they make a name on the board
+# read differently from what was stored). Notes and reasons may span lines.
+LINE_PATTERN = r"^[^\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]*$"
+TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]*$"
+Text = Annotated[str, Field(min_length=1, max_length=200, pattern=LINE_PATTERN)]
+Note = Annotated[str | None, Field(default=None, max_length=2000, pattern=TEXT_PATTERN)]
+Reason = Annotated[str, Field(min_length=1, max_length=500, pattern=TEXT_PATTERN)]
+# A number must come as a JSON number: pydantic would otherwise take "4" or true for 4.0 and 1.0.
+StrictNumber = Annotated[float, Strict()]
 
 
 class Stream(StrEnum):
@@ -190,7 +198,9 @@ class VolunteerDeployed(Contract):
         examples=["tianping_volunteer_team"],
     )
     started_at: Time = Field(description=f"When the service began, {_WHEN} it counts in.")
-    hours: float = Field(gt=0, le=24, description="Hours served: more than 0, at most 24.", examples=[4])
+    hours: StrictNumber = Field(
+        gt=0, le=24, description="Hours served: more than 0, at most 24.", examples=[4]
+    )
     place: Text = Field(description="Where: a community, street or workstation.", examples=["运河区"])
     note: Note = Field(description="Free text for people; not scored.", examples=["社区疫情防控值守"])
 
@@ -238,7 +248,7 @@ class TrainingCompleted(Contract):
         examples=["lecture-2022-08"],
     )
     completed_at: Time = Field(description=f"When the member completed the session, {_WHEN} it counts in.")
-    score: float | None = Field(
+    score: StrictNumber | None = Field(
         default=None,
         ge=0,
         le=100,
@@ -260,9 +270,7 @@ class RecordVoided(Contract):
     event_id: Id = Field(description="The id of the record that stops counting.", examples=["hr-sys-000123"])
     branch_id: BranchId
     record_occurred_at: Time = Field(description="The voided record's own time (its period).")
-    reason: Annotated[str, Field(min_length=1, max_length=500)] = Field(
-        description="Why the record is voided.", examples=["entered twice by mistake"]
-    )
+    reason: Reason = Field(description="Why the record is voided.", examples=["entered twice by mistake"])
 
     @property
     def occurred_at(self) -> datetime:

@@ -6,7 +6,12 @@ from shared.problems import Problem
 
 
 class BodyLimit:
-    """ASGI middleware: 413 for a body over `max_bytes`, whether or not Content-Length says so."""
+    """ASGI middleware: 413 for a body over `max_bytes`, whether or not Content-Length says so.
+
+    The body is read here, up to the limit, and handed on whole. Raising from inside the app's own
+    `receive` would not do: FastAPI turns any error while it reads a body into a 400 "error parsing
+    the body", so a chunked upload over the limit would not be told what it broke.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int):
         self.app, self.max_bytes = app, max_bytes
@@ -20,14 +25,28 @@ class BodyLimit:
         if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
             await too_big.response(scope["path"])(scope, receive, send)
             return
-        seen = 0
+        first = await self._read(receive)
+        if first is None:
+            await too_big.response(scope["path"])(scope, receive, send)
+            return
+        pending = [first]
 
-        async def limited() -> Message:
-            nonlocal seen
+        async def replay() -> Message:
+            # The whole body once, then the server's own messages (a disconnect, for streams).
+            return pending.pop() if pending else await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _read(self, receive: Receive) -> Message | None:
+        """The body as one message, or None once it passes the limit (the rest is never read)."""
+        chunks, seen = [], 0
+        while True:
             message = await receive()
-            seen += len(message.get("body", b""))
+            if message["type"] != "http.request":
+                return message  # the client left: the app sees the disconnect
+            chunks.append(message.get("body", b""))
+            seen += len(chunks[-1])
             if seen > self.max_bytes:
-                raise too_big
-            return message
-
-        await self.app(scope, limited, send)
+                return None
+            if not message.get("more_body", False):
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}

@@ -9,6 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from shared.contracts import LINE_PATTERN, TEXT_PATTERN
+
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)
 # RFC 9110's names where Python's http module still has the older ones.
@@ -76,10 +78,22 @@ class Problem(Exception):
         return JSONResponse(body, status_code=self.status, headers=self.headers, media_type=PROBLEM_JSON)
 
 
+# Patterns whose own text would not tell a sender what is wrong.
+_PATTERN_MESSAGES = {
+    LINE_PATTERN: "must not contain control characters or bidirectional overrides",
+    TEXT_PATTERN: "must not contain control characters (other than tab and line breaks) "
+    "or bidirectional overrides",
+}
+
+
+def _message(error: dict) -> str:
+    return _PATTERN_MESSAGES.get(error.get("ctx", {}).get("pattern", ""), error["msg"])
+
+
 def field_errors(errors: list) -> list[dict]:
     """Pydantic errors as one entry per invalid field (never echoing the input back)."""
     return [
-        {"field": ".".join(str(p) for p in e["loc"] if p != "body") or "body", "message": e["msg"]}
+        {"field": ".".join(str(p) for p in e["loc"] if p != "body") or "body", "message": _message(e)}
         for e in errors
     ]
 
@@ -101,7 +115,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def on_http(request: Request, exc: HTTPException) -> JSONResponse:
         return Problem(
-            exc.status_code, str(exc.detail), str(exc.detail), headers=getattr(exc, "headers", None)
+            exc.status_code, title_of(exc.status_code), str(exc.detail), headers=getattr(exc, "headers", None)
         ).response(request.url.path)
 
     @app.exception_handler(Exception)

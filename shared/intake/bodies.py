@@ -4,7 +4,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from shared.contracts import Contract, Id
+from shared.contracts import Contract, Id, Reason
 from shared.intake.docs import VOID_EXAMPLE, batch_example, example_of
 
 MAX_BATCH = 500
@@ -22,9 +22,7 @@ class Accepted(BaseModel):
 class VoidRequest(Contract):
     """Why a record stops counting."""
 
-    reason: str = Field(
-        min_length=1,
-        max_length=500,
+    reason: Reason = Field(
         description="Why the record is voided; kept with the correction.",
         examples=[VOID_EXAMPLE["reason"]],
     )

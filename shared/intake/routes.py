@@ -6,7 +6,7 @@ from fastapi import APIRouter, Body, Header, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from shared.auth import Writer
+from shared.auth import AuthFirstRoute, Writer
 from shared.contracts import ID_PATTERN, Contract
 from shared.intake.accept import Intake, Outcome
 from shared.intake.bodies import (
@@ -85,7 +85,9 @@ def _batch_response(
 
 def intake_router(resource: str, model: type[Contract]) -> APIRouter:
     """POST /v1/<resource>, /v1/<resource>:batch and /v1/<resource>/{id}:void for one record model."""
-    router = APIRouter(tags=[resource], responses=problem_responses(WRITE_PROBLEMS))
+    router = APIRouter(
+        tags=[resource], responses=problem_responses(WRITE_PROBLEMS), route_class=AuthFirstRoute
+    )
     body_model = submission_model(model)
     batch_body = batch_model(body_model)
     example = example_of(body_model)

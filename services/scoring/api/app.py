@@ -5,9 +5,10 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pymongo.errors import ConnectionFailure
 
 from services.scoring.api.assessment import assessment_router
 from services.scoring.api.board import board_router
@@ -25,6 +26,7 @@ from shared.health import health_router
 from shared.kafka import KafkaPublisher
 from shared.limits import BodyLimit
 from shared.metrics import instrument
+from shared.problems import Problem
 from shared.problems import install as install_problems
 from shared.settings import KafkaSettings, MongoSettings
 
@@ -41,6 +43,13 @@ class ApiSettings(BaseSettings):
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     mongo: MongoSettings = Field(default_factory=MongoSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+
+
+async def database_away(request: Request, exc: Exception) -> Response:
+    """503 with Retry-After, as the intake services answer: the request was fine, the database away."""
+    detail = "the database did not answer: retry after Retry-After seconds"
+    problem = Problem(503, "Service Unavailable", detail, headers={"Retry-After": "2"})
+    return problem.response(request.url.path)
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
@@ -73,6 +82,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.state.clock = lambda: datetime.now(UTC)
     app.state.authenticator = Authenticator(settings.auth)
     install_problems(app)
+    app.add_exception_handler(ConnectionFailure, database_away)
     instrument(app, "scoring-api")
     app.add_middleware(BodyLimit, max_bytes=64 * 1024)
     checks = {"kafka": kafka.check, "mongodb": lambda: mongo.check(client), "scores": follower.check}

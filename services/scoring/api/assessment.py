@@ -11,7 +11,7 @@ from services.scoring.api.read_model import Branch, MongoReadModel
 from services.scoring.core import advanced, compliance
 from services.scoring.core.periods import month_of, months_in, year_of
 from services.scoring.core.rulebook import Rulebook, kind_label
-from shared.auth import Reader
+from shared.auth import AuthFirstRoute, Reader
 
 ADVANCED_RULE = (
     "Eligible: registered branches with a positive yearly total that kept at least min_compliance of "
@@ -110,7 +110,7 @@ async def _all_compliance(request: Request, period: str, court: str | None) -> l
 
 
 def assessment_router() -> APIRouter:
-    router = APIRouter(tags=["assessment"])
+    router = APIRouter(tags=["assessment"], route_class=AuthFirstRoute)
 
     @router.get("/v1/compliance", response_model=Compliance, summary="Required cadences: done, due, overdue")
     async def compliance_view(request: Request, _: Reader, period: Period, court: Court = None) -> Compliance:
@@ -124,7 +124,7 @@ def assessment_router() -> APIRouter:
         "/v1/advanced-branches", response_model=Advanced, summary="Year-end advanced-branch candidates"
     )
     async def advanced_view(
-        request: Request, _: Reader, year: Annotated[str, Query(pattern=r"^\d{4}$", examples=["2022"])]
+        request: Request, _: Reader, year: Annotated[str, Query(pattern=r"^[0-9]{4}$", examples=["2022"])]
     ) -> Advanced:
         rulebook: Rulebook = request.app.state.rulebook
         model: MongoReadModel = request.app.state.read_model

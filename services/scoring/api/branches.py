@@ -4,14 +4,14 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, Strict
 
 from services.scoring.api.rankings import Period
 from services.scoring.api.read_model import Branch, MongoReadModel
 from services.scoring.core.rulebook import DIMENSION_LABELS, DIMENSIONS, Rulebook, kind_label
 from services.scoring.core.scores import per_member
-from shared.auth import Admin, Reader
-from shared.contracts import ID_PATTERN, Contract
+from shared.auth import Admin, AuthFirstRoute, Reader
+from shared.contracts import ID_PATTERN, LINE_PATTERN, Contract
 from shared.problems import Problem
 
 BranchId = Annotated[str, Path(pattern=ID_PATTERN, examples=["zy-civil-1"])]
@@ -20,10 +20,14 @@ BranchId = Annotated[str, Path(pattern=ID_PATTERN, examples=["zy-civil-1"])]
 class BranchIn(Contract):
     """A branch as the registry holds it (PUT replaces it whole)."""
 
-    name: Annotated[str, Field(min_length=1, max_length=100, examples=["民一庭党支部"])]
+    name: Annotated[str, Field(min_length=1, max_length=100, pattern=LINE_PATTERN, examples=["民一庭党支部"])]
     court: Annotated[str, Field(pattern=ID_PATTERN, description="the court's id", examples=["cz-zy"])]
-    court_name: Annotated[str | None, Field(max_length=100, examples=["沧州市中级人民法院"])] = None
-    members: Annotated[int, Field(ge=1, le=10_000, description="Party members (党员) in the branch")]
+    court_name: Annotated[
+        str | None, Field(max_length=100, pattern=LINE_PATTERN, examples=["沧州市中级人民法院"])
+    ] = None
+    members: Annotated[
+        int, Strict(), Field(ge=1, le=10_000, description="Party members (党员) in the branch")
+    ]
 
 
 class BranchOut(BranchIn):
@@ -80,7 +84,7 @@ def _out(b: Branch) -> BranchOut:
 
 
 def branches_router(city: str) -> APIRouter:
-    router = APIRouter(tags=["branches"])
+    router = APIRouter(tags=["branches"], route_class=AuthFirstRoute)
 
     def model(request: Request) -> MongoReadModel:
         return request.app.state.read_model

@@ -18,7 +18,7 @@ from services.scoring.core.periods import PERIOD_PATTERN
 from services.scoring.core.ranking import rank
 from services.scoring.core.rulebook import DIMENSIONS, Rulebook
 from services.scoring.core.scores import per_member
-from shared.auth import Reader
+from shared.auth import AuthFirstRoute, Reader
 from shared.contracts import ID_PATTERN
 
 TIE_RULE = (
@@ -184,7 +184,7 @@ class RankingQuery:
 
 
 def rankings_router() -> APIRouter:
-    router = APIRouter(tags=["rankings"])
+    router = APIRouter(tags=["rankings"], route_class=AuthFirstRoute)
 
     @router.get("/v1/rankings", response_model=Ranking, summary="Live ranking of branches (党支部排名)")
     async def rankings(request: Request, _: Reader, q: Annotated[RankingQuery, Depends()]) -> Ranking:

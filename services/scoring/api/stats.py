@@ -9,10 +9,10 @@ from pydantic import BaseModel
 from services.scoring.api.rankings import Court
 from services.scoring.api.read_model import MongoReadModel
 from services.scoring.core.rulebook import kind_label
-from shared.auth import Reader
+from shared.auth import AuthFirstRoute, Reader
 from shared.problems import Problem
 
-MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
+MONTH = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 MAX_MONTHS = 120
 
 
@@ -46,7 +46,7 @@ def month_range(first: str, last: str) -> list[str]:
 
 
 def stats_router() -> APIRouter:
-    router = APIRouter(tags=["stats"])
+    router = APIRouter(tags=["stats"], route_class=AuthFirstRoute)
 
     @router.get("/v1/stats", response_model=Stats, summary="Totals per stream and kind over months (统计)")
     async def stats(

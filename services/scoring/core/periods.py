@@ -5,7 +5,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 COURT_TZ = ZoneInfo("Asia/Shanghai")
-PERIOD_PATTERN = r"^\d{4}(-(0[1-9]|1[0-2])|-Q[1-4])?$"
+# [0-9], not \d: \d also takes other scripts' digits (٢٠٢٢), which no period is written in.
+PERIOD_PATTERN = r"^[0-9]{4}(-(0[1-9]|1[0-2])|-Q[1-4])?$"
 _PERIOD = re.compile(PERIOD_PATTERN)
 
 
