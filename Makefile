@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 STACK := $(PY) deploy/local/stack.py
 
-.PHONY: up demo down status provision test test-unit test-integration test-e2e test-fault lint
+.PHONY: up demo down status provision test test-unit test-integration test-e2e test-fault lint bench
 
 up: provision  ## provision what is missing, start everything, wait until ready, load the demo year
 	@$(STACK) up
@@ -28,6 +28,10 @@ test: provision lint  ## the whole suite against the running system (started if 
 	@$(PY) -m tools.demo load
 	DEMO_DEADLINE_S=2400 $(PY) -m pytest -q --timeout=3000 tests/demo
 
+bench: provision  ## the benchmarks (not part of test): table and var/bench/results.json; see README
+	@$(STACK) up
+	$(PY) -m bench
+
 test-unit: provision
 	$(PY) -m pytest -q tests/unit
 
@@ -43,4 +47,4 @@ test-fault: up
 lint: provision
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy shared services tools deploy/local/stack.py
+	$(PY) -m mypy shared services tools bench deploy/local/stack.py

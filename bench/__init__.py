@@ -1,0 +1,1 @@
+"""Benchmarks of the running system (`python -m bench`, `make bench`): figures into var/bench/results.json."""

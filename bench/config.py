@@ -1,0 +1,55 @@
+"""What the benchmarks run against and how big they are: sizes from BENCH_* environment variables."""
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shared.contracts import TOPICS
+from tools.demo.target import dev_env
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "var" / "bench"
+KAFKA_LIBS = ROOT / "var" / "kafka" / "libs"
+BOOTSTRAP = "127.0.0.1:9092"
+EVENT_TOPICS = [t.name for t in TOPICS.values()]
+BENCH_TOPIC = "bench.produce.v1"  # Java and bare-producer writes: never the event topics
+API, INTAKE = "http://127.0.0.1:8000", {"volunteer": 8001, "liaison": 8002, "training": 8003}
+RESOURCES = {"volunteer": "deployments", "liaison": "contacts", "training": "completions"}
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(f"BENCH_{name}", default))
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Full size by default; small values (e.g. BENCH_COPIES=2 BENCH_RECORDS=5000) for development."""
+
+    copies: int = field(default_factory=lambda: _int("COPIES", 125))  # x80 branches: 10,000
+    records: int = field(default_factory=lambda: _int("RECORDS", 200_000))  # events in the fill
+    intake_single: int = field(default_factory=lambda: _int("INTAKE_SINGLE", 10_000))
+    intake_clients: int = field(default_factory=lambda: _int("INTAKE_CLIENTS", 64))
+    intake_batches: int = field(default_factory=lambda: _int("INTAKE_BATCHES", 100))  # of 500 records
+    intake_cap: int = field(default_factory=lambda: _int("INTAKE_CAP", 90))  # seconds per phase, at most
+    batch_clients: int = field(default_factory=lambda: _int("BATCH_CLIENTS", 4))
+    intake_stream: str = field(default_factory=lambda: os.environ.get("BENCH_INTAKE_STREAM", "training"))
+    live_rate: int = field(default_factory=lambda: _int("LIVE_RATE", 500))
+    live_seconds: int = field(default_factory=lambda: _int("LIVE_SECONDS", 60))
+    live_grace: int = field(default_factory=lambda: _int("LIVE_GRACE", 120))  # wait after the last post
+    live_branches: int = field(default_factory=lambda: _int("LIVE_BRANCHES", 600))
+    ranking_seconds: int = field(default_factory=lambda: _int("RANKING_SECONDS", 20))
+    ranking_clients: int = field(default_factory=lambda: _int("RANKING_CLIENTS", 100))
+    rescore_deadline: int = field(default_factory=lambda: _int("RESCORE_DEADLINE", 2400))
+
+
+@dataclass(frozen=True)
+class Tokens:
+    writer: str
+    reader: str
+    admin: str
+
+
+def tokens() -> Tokens:
+    """The demo tokens: from the environment, else deploy/local/dev.env."""
+    env = {**dev_env(), **os.environ}
+    return Tokens(env["DEV_WRITER_TOKEN"], env["DEV_READER_TOKEN"], env["DEV_ADMIN_TOKEN"])
