@@ -75,7 +75,14 @@ async def recompute(database: str, rulebook_path: Path | None = None) -> None:
     client = AsyncMongoClient("mongodb://127.0.0.1:27017/", tz_aware=True)
     try:
         rulebook = load_rulebook(rulebook_path) if rulebook_path else load_rulebook()
-        await rescore(KafkaSettings(), client[database], rulebook, new_id("recompute"), lambda _: None)
+        await rescore(
+            KafkaSettings(),
+            client[database],
+            "mongodb://127.0.0.1:27017/",
+            rulebook,
+            new_id("recompute"),
+            lambda _: None,
+        )
     finally:
         await client.close()
 

@@ -53,6 +53,7 @@ def rescore(argv: list[str]) -> None:
             report = await run(
                 settings.kafka,
                 mongo.database(client, settings.mongo),
+                settings.mongo.url,
                 rulebook,
                 settings.app_id,
                 bar.update,
@@ -62,7 +63,8 @@ def rescore(argv: list[str]) -> None:
             bar.close()
             await client.close()
         print(
-            f"generation {report.generation} is live: {report.records} records, {report.ledgers} ledgers, "
+            f"generation {report.generation} is live: {report.records} records, {report.ledgers} ledgers "
+            f"({report.processes} processes), "
             f"{report.skipped_invalid} invalid records skipped (they are in the dead-letter topic)"
         )
 

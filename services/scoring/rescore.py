@@ -8,28 +8,27 @@ of the new generation carry on from exactly where the rebuild stopped: nothing i
 nothing is applied twice.
 """
 
+import asyncio
+import multiprocessing
+import os
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from queue import Empty
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.scoring.core.ledger import Ledger, apply
 from services.scoring.core.rulebook import Rulebook
-from services.scoring.core.scores import score
 from services.scoring.generations import Generation, MongoGenerations
-from services.scoring.score_feed import SCORE_FEED_CONFIG, KafkaScoreFeed, feed_topic
-from services.scoring.scorer import Delivery, decode
-from services.scoring.store import LedgerKey, MongoScoreStore, ScoredLedger, StoredLedger, summary
-from shared.contracts import TOPICS, ContractError
-from shared.kafka import KafkaPublisher, ensure_topics, partitions_of
+from services.scoring.rebuild import Done, Share, rebuild, rebuild_in_child
+from services.scoring.score_feed import SCORE_FEED_CONFIG, feed_topic
+from shared.contracts import TOPICS
+from shared.kafka import ensure_topics, partitions_of
 from shared.settings import KafkaSettings
 
 Progress = Callable[[int], None]
-FEED_CHUNK = 2000
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -38,90 +37,86 @@ class RescoreReport:
     records: int = 0
     skipped_invalid: int = 0
     ledgers: int = 0
+    processes: int = 1
     end_offsets: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass
-class _Building:
-    ledger: Ledger = field(default_factory=Ledger)
-    offset: int = -1
-    last_time: datetime = EPOCH
 
 
 async def _partitions(kafka: KafkaSettings) -> list[TopicPartition]:
     return await partitions_of(kafka, [t.name for t in TOPICS.values()])
 
 
-async def _fold_partition(
-    consumer: AIOKafkaConsumer, tp: TopicPartition, end: int, report: RescoreReport, progress: Progress
-) -> dict[LedgerKey, _Building]:
-    building: dict[LedgerKey, _Building] = {}
-    consumer.assign([tp])
-    await consumer.seek_to_beginning(tp)
-    while (await consumer.position(tp)) < end:
-        batch = await consumer.getmany(tp, timeout_ms=1000, max_records=10_000)
-        messages = [m for m in batch.get(tp, []) if m.offset < end]
-        for m in messages:
-            try:
-                decoded = decode(Delivery(m.topic, m.partition, m.offset, m.key, m.value))
-            except ContractError:
-                report.skipped_invalid += 1  # already in the dead-letter topic from live scoring
-                continue
-            state = building.setdefault(decoded.key, _Building())
-            apply(state.ledger, decoded.item)
-            state.offset, state.last_time = m.offset, max(state.last_time, decoded.event.envelope.time)
-        report.records += len(messages)
-        progress(len(messages))
-    return building
+def _shares(sizes: dict[TopicPartition, int], ends: dict[TopicPartition, int], n: int) -> list[list]:
+    """Partitions dealt to n processes, largest first to the least loaded (even work per core)."""
+    bins: list[tuple[int, list]] = [(0, []) for _ in range(n)]
+    for tp in sorted(sizes, key=lambda tp: -sizes[tp]):
+        i = min(range(n), key=lambda i: bins[i][0])
+        bins[i] = (bins[i][0] + sizes[tp], [*bins[i][1], (tp.topic, tp.partition, ends[tp])])
+    return [b for _, b in bins if b]
 
 
 async def rescore(
     kafka: KafkaSettings,
     db: AsyncDatabase,
+    mongo_url: str,
     rulebook: Rulebook,
     app_id: str,
     progress: Progress,
     on_total: Callable[[int], None] = lambda _: None,
+    processes: int | None = None,
 ) -> RescoreReport:
-    """Build generation N+1 from the whole log, hand its offsets to its consumer group, switch."""
+    """Build generation N+1 from the whole log, hand its offsets to its consumer group, switch.
+    The partitions are shared out among `processes` (default: one per core)."""
     generations = MongoGenerations(db)
     target = Generation((await generations.active()).number + 1)
     await db.drop_collection(target.ledgers)  # leftovers of an interrupted run
-    store = MongoScoreStore(db, target)
-    topic = feed_topic(db.name)
-    await ensure_topics(kafka, [topic], SCORE_FEED_CONFIG)
-    publisher = KafkaPublisher(kafka, client_id="scoring-rescore", ack_timeout_s=60)
-    feed = KafkaScoreFeed(publisher, topic)
-    report = RescoreReport(target.number)
+    await ensure_topics(kafka, [feed_topic(db.name)], SCORE_FEED_CONFIG)
     consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False)
     await consumer.start()
     try:
         tps = await _partitions(kafka)
         starts, ends = await consumer.beginning_offsets(tps), await consumer.end_offsets(tps)
-        on_total(sum(ends[tp] - starts[tp] for tp in tps))
-        for tp in tps:
-            building = await _fold_partition(consumer, tp, ends[tp], report, progress)
-            scored = [
-                ScoredLedger(
-                    key,
-                    StoredLedger(state.ledger, state.offset),
-                    score(state.ledger.facts.values(), rulebook),
-                    rulebook.version,
-                    state.last_time,
-                )
-                for key, state in building.items()
-            ]
-            await store.insert_new(scored)
-            for start in range(0, len(scored), FEED_CHUNK):
-                await feed.publish(target.number, [summary(s) for s in scored[start : start + FEED_CHUNK]])
-            report.ledgers += len(scored)
     finally:
         await consumer.stop()
-        await publisher.stop()
+    sizes = {tp: ends[tp] - starts[tp] for tp in tps}
+    on_total(sum(sizes.values()))
+    shares = [
+        Share(kafka, mongo_url, db.name, target.number, rulebook, part)
+        for part in _shares(sizes, ends, max(1, processes or os.cpu_count() or 1))
+    ]
+    report = RescoreReport(target.number, processes=len(shares))
+    for done in await _run(shares, progress):
+        report.records += done.records
+        report.skipped_invalid += done.skipped_invalid
+        report.ledgers += done.ledgers
     await commit_offsets(kafka, target.group(app_id), ends)
     report.end_offsets = {f"{tp.topic}[{tp.partition}]": o for tp, o in ends.items()}
     await generations.switch(target, rulebook.version)
     return report
+
+
+async def _run(shares: list[Share], progress: Progress) -> list[Done]:
+    if len(shares) == 1:
+        return [await rebuild(shares[0], progress)]
+    # Decoding and validating records is CPU work: one process per share uses every core.
+    # Spawned, not forked: this process already runs an event loop and network clients.
+    context = multiprocessing.get_context("spawn")
+    loop = asyncio.get_running_loop()
+    with context.Manager() as manager, ProcessPoolExecutor(len(shares), mp_context=context) as pool:
+        queue = manager.Queue()
+        futures = [loop.run_in_executor(pool, rebuild_in_child, share, queue) for share in shares]
+        while not all(f.done() for f in futures):
+            await asyncio.sleep(0.2)
+            _drain(queue, progress)
+        _drain(queue, progress)
+        return list(await asyncio.gather(*futures))
+
+
+def _drain(queue, progress: Progress) -> None:  # type: ignore[no-untyped-def]
+    while True:
+        try:
+            progress(queue.get_nowait())
+        except Empty:
+            return
 
 
 async def end_offsets(kafka: KafkaSettings) -> dict[TopicPartition, int]:

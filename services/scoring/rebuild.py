@@ -1,0 +1,118 @@
+"""One share of a rescore: fold some partitions of the log into ledgers, write them into the new
+generation and publish them on the score feed. Runs in the rescoring process or in a child of it
+(each child takes its own partitions: every ledger is fed by exactly one partition)."""
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from pymongo import AsyncMongoClient
+
+from services.scoring.core.ledger import Ledger, apply
+from services.scoring.core.rulebook import Rulebook
+from services.scoring.core.scores import score
+from services.scoring.generations import Generation
+from services.scoring.score_feed import KafkaScoreFeed, feed_topic
+from services.scoring.scorer import Delivery, decode
+from services.scoring.store import LedgerKey, MongoScoreStore, ScoredLedger, StoredLedger, summary
+from shared.contracts import ContractError
+from shared.kafka import KafkaPublisher
+from shared.settings import KafkaSettings
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+FEED_CHUNK = 2000
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class Share:
+    """What one process rebuilds: partitions (topic, partition, end offset) of the snapshot."""
+
+    kafka: KafkaSettings
+    mongo_url: str
+    database: str
+    generation: int
+    rulebook: Rulebook
+    partitions: list[tuple[str, int, int]]
+
+
+@dataclass
+class Done:
+    records: int = 0
+    skipped_invalid: int = 0
+    ledgers: int = 0
+
+
+@dataclass
+class _Building:
+    ledger: Ledger = field(default_factory=Ledger)
+    offset: int = -1
+    last_time: datetime = EPOCH
+
+
+async def rebuild(share: Share, progress: Progress) -> Done:
+    """Fold, write and publish every partition of the share, one partition at a time."""
+    done = Done()
+    client: AsyncMongoClient = AsyncMongoClient(share.mongo_url, tz_aware=True, appname="scoring-rescore")
+    store = MongoScoreStore(client[share.database], Generation(share.generation))
+    publisher = KafkaPublisher(share.kafka, client_id="scoring-rescore", ack_timeout_s=60)
+    feed = KafkaScoreFeed(publisher, feed_topic(share.database))
+    consumer = AIOKafkaConsumer(bootstrap_servers=share.kafka.bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        for topic, partition, end in share.partitions:
+            building = await _fold(consumer, TopicPartition(topic, partition), end, done, progress)
+            scored = [
+                ScoredLedger(
+                    key,
+                    StoredLedger(state.ledger, state.offset),
+                    score(state.ledger.facts.values(), share.rulebook),
+                    share.rulebook.version,
+                    state.last_time,
+                )
+                for key, state in building.items()
+            ]
+            await store.insert_new(scored)
+            for start in range(0, len(scored), FEED_CHUNK):
+                await feed.publish(share.generation, [summary(s) for s in scored[start : start + FEED_CHUNK]])
+            done.ledgers += len(scored)
+    finally:
+        await consumer.stop()
+        await publisher.stop()
+        await client.close()
+    return done
+
+
+async def _fold(
+    consumer: AIOKafkaConsumer, tp: TopicPartition, end: int, done: Done, progress: Progress
+) -> dict[LedgerKey, _Building]:
+    building: dict[LedgerKey, _Building] = {}
+    consumer.assign([tp])
+    await consumer.seek_to_beginning(tp)
+    while (await consumer.position(tp)) < end:
+        batch = await consumer.getmany(tp, timeout_ms=1000, max_records=10_000)
+        messages = [m for m in batch.get(tp, []) if m.offset < end]
+        for m in messages:
+            try:
+                decoded = decode(Delivery(m.topic, m.partition, m.offset, m.key, m.value))
+            except ContractError:
+                done.skipped_invalid += 1  # already in the dead-letter topic from live scoring
+                continue
+            state = building.setdefault(decoded.key, _Building())
+            apply(state.ledger, decoded.item)
+            state.offset, state.last_time = m.offset, max(state.last_time, decoded.event.envelope.time)
+        done.records += len(messages)
+        progress(len(messages))
+    return building
+
+
+class ProgressQueue(Protocol):
+    def put(self, item: int) -> None: ...
+
+
+def rebuild_in_child(share: Share, progress: ProgressQueue) -> Done:
+    """Entry point of a child process: progress goes back through a queue."""
+    return asyncio.run(rebuild(share, progress.put))
