@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from services.scoring.api.read_model import Branch, MongoReadModel
@@ -119,6 +119,14 @@ def _row(
     )
 
 
+@dataclass(frozen=True)
+class _Cached:
+    version: tuple
+    built_at: float
+    ranking: Ranking
+    body: bytes  # the ranking as JSON, serialised once for every reader of it
+
+
 class RankingCache:
     """Rankings shared by every request of this process: one is rebuilt only when its period's
     scores or the registry changed, and at most every `min_age_s` while scores keep moving
@@ -126,19 +134,25 @@ class RankingCache:
 
     def __init__(self, min_age_s: float = 0.1, max_entries: int = 256):
         self._min_age_s, self._max_entries = min_age_s, max_entries
-        self._entries: dict[tuple, tuple[tuple, float, Ranking]] = {}
+        self._entries: dict[tuple, _Cached] = {}
 
     async def get(self, model: MongoReadModel, rulebook: Rulebook, q: "RankingQuery") -> Ranking:
+        return (await self._get(model, rulebook, q)).ranking
+
+    async def json(self, model: MongoReadModel, rulebook: Rulebook, q: "RankingQuery") -> bytes:
+        return (await self._get(model, rulebook, q)).body
+
+    async def _get(self, model: MongoReadModel, rulebook: Rulebook, q: "RankingQuery") -> _Cached:
         key = (q.period, q.dimension, q.court, q.limit)
         version, now = model.version(q.period), time.monotonic()
         hit = self._entries.get(key)
-        if hit and (hit[0] == version or now - hit[1] < self._min_age_s):
-            return hit[2]
+        if hit and (hit.version == version or now - hit.built_at < self._min_age_s):
+            return hit
         ranking = await build_ranking(model, rulebook, q.period, q.dimension, q.court, q.limit)
         if len(self._entries) >= self._max_entries:  # any valid query may be asked: bound it
             self._entries.pop(next(iter(self._entries)))
-        self._entries[key] = (version, now, ranking)
-        return ranking
+        entry = self._entries[key] = _Cached(version, now, ranking, ranking.model_dump_json().encode())
+        return entry
 
 
 async def _changes(
@@ -187,10 +201,13 @@ def rankings_router() -> APIRouter:
     router = APIRouter(tags=["rankings"], route_class=AuthFirstRoute)
 
     @router.get("/v1/rankings", response_model=Ranking, summary="Live ranking of branches (党支部排名)")
-    async def rankings(request: Request, _: Reader, q: Annotated[RankingQuery, Depends()]) -> Ranking:
-        return await request.app.state.rankings.get(
+    async def rankings(request: Request, _: Reader, q: Annotated[RankingQuery, Depends()]) -> Response:
+        # The cached JSON as is: re-validating and serialising 50 rows per request would cost
+        # more than everything else a cached ranking needs.
+        body = await request.app.state.rankings.json(
             request.app.state.read_model, request.app.state.rulebook, q
         )
+        return Response(body, media_type="application/json")
 
     @router.get(
         "/v1/rankings/stream",

@@ -32,9 +32,10 @@ class MongoReadModel:
 
     Every ranking joins the whole registry, and FerretDB reads it only by scanning (seconds at
     10,000 branches): so it is kept in memory and re-read in the background every `registry_s`
-    seconds; a PUT through this process is seen at once, one through another within that."""
+    seconds (rankings are rebuilt only if it changed); a PUT through this process is seen at
+    once, one through another API process within that."""
 
-    def __init__(self, db: AsyncDatabase, follower: FeedFollower, registry_s: float = 5.0):
+    def __init__(self, db: AsyncDatabase, follower: FeedFollower, registry_s: float = 30.0):
         self._branches = db[BRANCHES]
         self._follower = follower
         self._registry_s = registry_s
@@ -42,6 +43,7 @@ class MongoReadModel:
         self._registry_read_at = 0.0
         self._registry_version = 0
         self._refreshing: asyncio.Task | None = None
+        self._puts: dict[str, tuple[float, Branch]] = {}  # PUTs a running re-read may have missed
 
     async def period(self, period: str) -> dict[str, BranchPeriod]:
         """Every branch with scores in `period`, as of the last record of the score feed."""
@@ -67,8 +69,13 @@ class MongoReadModel:
     async def _refresh_registry(self) -> None:
         started = time.monotonic()
         found = {doc["_id"]: _branch(doc) async for doc in self._branches.find({})}
+        # A PUT that landed while this read ran may be missing from it: keep what the PUT wrote.
+        found |= {b: branch for b, (at, branch) in self._puts.items() if at >= started}
+        self._puts = {b: put for b, put in self._puts.items() if put[0] >= started}
+        changed = found != self._registry
         self._registry, self._registry_read_at = found, started
-        self._registry_version += 1
+        if changed:
+            self._registry_version += 1
 
     async def branch(self, branch_id: str) -> Branch | None:
         doc = await self._branches.find_one({"_id": branch_id})
@@ -83,6 +90,7 @@ class MongoReadModel:
             "members": branch.members,
         }
         await self._branches.replace_one({"_id": branch.branch_id}, doc, upsert=True)
+        self._puts[branch.branch_id] = (time.monotonic(), branch)
         if self._registry is not None:
             self._registry = {**self._registry, branch.branch_id: branch}
             self._registry_version += 1
