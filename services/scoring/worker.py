@@ -42,6 +42,9 @@ class WorkerSettings(BaseSettings):
     datadir: str = "var/faust"
     rulebook: Path = DEFAULT_RULEBOOK
     commit_interval_s: float = 1.0
+    # How long a silent (crashed) worker keeps its partitions before the group moves them; faust's
+    # 60 s default left a killed worker's branches unscored for a minute.
+    session_timeout_s: float = 10.0
     batch_max: int = 2000
     batch_within_s: float = 0.05
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
@@ -103,6 +106,7 @@ def create_worker(settings: WorkerSettings, generation: Generation, watch: Gener
         datadir=str(datadir),
         topic_partitions=settings.kafka.partitions,
         broker_commit_interval=settings.commit_interval_s,
+        broker_session_timeout=settings.session_timeout_s,
         consumer_auto_offset_reset="earliest",
         stream_wait_empty=True,  # finish the batch in hand before a partition moves: no stale writer
     )
