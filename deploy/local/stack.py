@@ -1,7 +1,8 @@
 """Starts, checks and stops the local system (Kafka, FerretDB, the services, Prometheus) without Docker.
 
 `python deploy/local/stack.py up [NAME ...]` starts what is not running and waits until each is
-ready; `down [NAME ...]` stops; `status` lists. Pid files: var/run/<name>.pid, logs: var/log/<name>.log.
+ready; `down [NAME ...]` stops; `kill NAME ...` SIGKILLs, as a crash would (fault tests);
+`status` lists. Pid files: var/run/<name>.pid, logs: var/log/<name>.log.
 The commands here are the ones docker-compose.yml runs (tests/unit/test_compose.py checks that).
 """
 
@@ -253,6 +254,19 @@ def stop(name: str, timeout_s: float = 20) -> bool:
     return True
 
 
+def kill(name: str, timeout_s: float = 10) -> bool:
+    """SIGKILL a process group, as a crash would (fault tests); returns once it is gone."""
+    pid = pid_of(name)
+    if pid is None:
+        return False
+    os.killpg(pid, signal.SIGKILL)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists() and not _zombie(pid):
+        time.sleep(0.05)
+    (RUN / f"{name}.pid").unlink(missing_ok=True)
+    return True
+
+
 def _zombie(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z")
@@ -275,7 +289,7 @@ def leftovers() -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=["up", "down", "status", "infra", "leftovers"])
+    parser.add_argument("action", choices=["up", "down", "kill", "status", "infra", "leftovers"])
     parser.add_argument("names", nargs="*", help=f"any of {', '.join(BY_NAME)}; default: everything")
     args = parser.parse_args()
     if unknown := set(args.names) - BY_NAME.keys():
@@ -289,6 +303,10 @@ def main() -> None:
         print("no process of this checkout is running")
     elif args.action in ("up", "infra"):
         up(names)
+    elif args.action == "kill":
+        for name in args.names:
+            if kill(name):
+                print(f"  {name:15} killed")
     elif args.action == "down":
         for name in reversed(names):
             if stop(name):
