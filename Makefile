@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 STACK := $(PY) deploy/local/stack.py
 
-.PHONY: up demo down status provision test test-unit test-integration test-e2e test-fault lint bench
+.PHONY: up demo down status provision test test-unit test-integration test-e2e test-fault lint bench rescore
 
 up: provision  ## provision what is missing, start everything, wait until ready, load the demo year
 	@$(STACK) up
@@ -27,6 +27,9 @@ test: provision lint  ## the whole suite against the running system (started if 
 	@# The demo year last: its ~45,000 records would queue ahead of every test's records.
 	@$(PY) -m tools.demo load
 	DEMO_DEADLINE_S=2400 $(PY) -m pytest -q --timeout=3000 tests/demo
+
+rescore:  ## rebuild every score from the Kafka log under the rulebook into a new generation, then switch
+	$(PY) -m services.scoring rescore
 
 bench: provision  ## the benchmarks (not part of test): table and var/bench/results.json; see README
 	@$(STACK) up
