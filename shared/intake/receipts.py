@@ -1,5 +1,6 @@
 """Receipts: what each intake service accepted, so a retry is recognised and a conflict refused."""
 
+import asyncio
 import functools
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
@@ -75,17 +76,19 @@ class MongoReceiptStore:
     local FerretDB (patched, deploy/ferretdb) serves those from its index in a millisecond or two,
     while any other filter, `$in` included, loads and decodes every document of the collection
     (seconds once the demo year's receipts are in). A new record therefore costs two inserts; a
-    retry costs two `_id` lookups per record already known.
+    retry costs two `_id` lookups per record already known. Concurrent requests' inserts go
+    together (GroupInsert).
     """
 
     def __init__(self, receipts: AsyncCollection, published: AsyncCollection):
         self._c, self._published = receipts, published
+        self._claims, self._marks = GroupInsert(receipts), GroupInsert(published)
 
     @retried_once
     async def claim_many(self, receipts: list[Receipt]) -> list[Receipt | None]:
         if not receipts:
             return []
-        taken = await _insert_new(self._c, [_doc(r) for r in receipts])
+        taken = await self._claims.insert([_doc(r) for r in receipts])
         if not taken:
             return [None] * len(receipts)
         keys = [receipts[i].key for i in sorted(taken)]
@@ -99,7 +102,7 @@ class MongoReceiptStore:
     @retried_once
     async def mark_published(self, keys: list[str]) -> None:
         if keys:  # a key marked before (a retry republished it) is a duplicate: fine
-            await _insert_new(self._published, [{"_id": k} for k in keys])
+            await self._marks.insert([{"_id": k} for k in keys])
 
     @retried_once
     async def get(self, key: str) -> Receipt | None:
@@ -123,6 +126,43 @@ async def _insert_new(collection: AsyncCollection, docs: list[dict]) -> set[int]
             raise
         return {e["index"] for e in errors}
     return set()
+
+
+class GroupInsert:
+    """Inserts from concurrent requests into one collection, sent as one command: while one
+    insert is in flight the next ones gather, so 64 clients posting single records cost a few
+    commands (and SQLite transactions, under FerretDB) instead of 64."""
+
+    def __init__(self, collection: AsyncCollection):
+        self._collection = collection
+        self._waiting: list[tuple[list[dict], asyncio.Future[set[int]]]] = []
+        self._sending = False
+
+    async def insert(self, docs: list[dict]) -> set[int]:
+        """Insert what is new; return the indexes (in `docs`) whose _id was already taken."""
+        future: asyncio.Future[set[int]] = asyncio.get_running_loop().create_future()
+        self._waiting.append((docs, future))
+        if not self._sending:
+            self._sending = True
+            asyncio.create_task(self._send())  # noqa: RUF006 (it runs until the queue is empty)
+        return await future
+
+    async def _send(self) -> None:
+        try:
+            while self._waiting:
+                group, self._waiting = self._waiting, []
+                try:
+                    taken = await _insert_new(self._collection, [d for docs, _ in group for d in docs])
+                except Exception as err:  # every request of the group learns of it
+                    for _, future in group:
+                        future.set_exception(err)
+                    continue
+                start = 0
+                for docs, future in group:
+                    future.set_result({i - start for i in taken if start <= i < start + len(docs)})
+                    start += len(docs)
+        finally:
+            self._sending = False
 
 
 class MemoryReceiptStore:

@@ -1,6 +1,7 @@
 """One contract suite for the receipt stores: the in-memory one the unit tests use must behave like
 the MongoDB one (here on the live MongoDB-wire server, in a database of its own)."""
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
@@ -71,3 +72,17 @@ async def test_a_key_marked_twice_stays_published(store: ReceiptStore):
 async def test_nothing_to_claim_touches_nothing(store: ReceiptStore):
     assert await store.claim_many([]) == []
     await store.mark_published([])
+
+
+async def test_concurrent_claims_each_key_is_won_exactly_once(store: ReceiptStore):
+    # Concurrent requests' inserts travel together (MongoReceiptStore's GroupInsert): each must
+    # still learn exactly its own outcome, and one key claimed by many is won by exactly one.
+    shared, own = new_id("volunteer:e"), [new_id("volunteer:e") for _ in range(40)]
+    results = await asyncio.gather(
+        *(store.claim_many([receipt(shared, f"h{i}"), receipt(own[i], f"o{i}")]) for i in range(40))
+    )
+    winners = [i for i, (first, _) in enumerate(results) if first is None]
+    assert len(winners) == 1
+    assert all(first == receipt(shared, f"h{winners[0]}") for first, _ in results if first is not None)
+    assert [second for _, second in results] == [None] * 40
+    assert [(await store.get(k)).content_hash for k in own] == [f"o{i}" for i in range(40)]
