@@ -3,7 +3,7 @@
 import hashlib
 import hmac
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
@@ -84,10 +84,10 @@ BEARER = HTTPBearer(auto_error=False, scheme_name="bearer", description="Authori
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
 
 
-def scope_check(scope: str) -> Callable[..., TokenEntry]:
+def scope_check(scope: str) -> Callable[..., Awaitable[TokenEntry]]:
     """A FastAPI dependency that admits only tokens with `scope` (app.state.authenticator)."""
 
-    def dependency(request: Request, _: Credentials) -> TokenEntry:
+    async def dependency(request: Request, _: Credentials) -> TokenEntry:  # async: no thread hop
         authenticator: Authenticator = request.app.state.authenticator
         return authenticator.authorize(request.headers.get("authorization"), scope)
 
