@@ -92,7 +92,14 @@ async def partitions_of(settings: KafkaSettings, names: list[str]) -> list[Topic
         described = await admin.describe_topics(names)
     finally:
         await admin.close()
-    return sorted(TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"])
+    # A topic whose leader is not elected yet comes back with an error and no partitions (or not
+    # at all): answering with fewer partitions would make a reader think it had read everything.
+    found = {d.get("topic"): d for d in described}
+    for name in names:
+        d = found.get(name)
+        if d is None or d.get("error_code") or not d.get("partitions"):
+            raise BrokerUnavailable(f"topic {name} not available yet")
+    return sorted(TopicPartition(name, p["partition"]) for name in names for p in found[name]["partitions"])
 
 
 class KafkaPublisher:

@@ -145,7 +145,7 @@ class FeedFollower:
             except asyncio.CancelledError:
                 raise
             except Exception as err:  # the broker went away: start over once it answers again
-                log.warning("score feed: %s; starting over", type(err).__name__)
+                log.warning("score feed: %s: %s; starting over", type(err).__name__, err)
                 await asyncio.sleep(1.0)
 
     async def _follow(self) -> None:
@@ -184,7 +184,7 @@ class FeedFollower:
                 caught_up = all(positions[tp] >= ends[tp] for tp in tps)
                 if caught_up:  # switch readers over to the complete new view at once
                     self.view, self.caught_up = view, True
-                    log.info("score view of generation %d: %d ledgers", generation, len(view))
+                    log.warning("score view of generation %d: %d ledgers", generation, len(view))
             if loop.time() >= next_check:
                 next_check = loop.time() + self._check_s
                 if await self._generation_or(generation) != generation:
