@@ -1,9 +1,11 @@
 """Helpers for tests that run their own processes or talk to the running system."""
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +21,7 @@ from services.scoring.generations import Generation
 from services.scoring.rescore import commit_offsets, end_offsets, rescore
 from services.scoring.rulebooks import load_rulebook
 from services.scoring.score_feed import feed_topic
-from shared.kafka import partitions_of
+from shared.kafka import BrokerUnavailable, partitions_of
 from shared.settings import KafkaSettings
 from tests.conftest import ROOT, URLS, dev_env, new_id
 
@@ -88,25 +90,29 @@ async def recompute(database: str, rulebook_path: Path | None = None) -> None:
 
 
 async def scored(database: str, branches: list[str], generation: int = 1) -> dict[tuple[str, str, str], dict]:
-    """(branch, stream, period) -> what the ledger documents say of it (without bookkeeping)."""
-    client = AsyncMongoClient("mongodb://127.0.0.1:27017/", tz_aware=True)
-    try:
-        wanted = set(branches)
-        found = {}
-        # Looked up by `_id`, the one filter FerretDB serves from an index.
-        for branch in wanted:
-            for stream in ("volunteer", "liaison", "training"):
-                for year in ("2024",):
-                    doc = await client[database][Generation(generation).ledgers].find_one(
-                        {"_id": f"{branch}|{stream}|{year}"}, {"facts": 0}
-                    )
-                    for period, score in (doc or {}).get("scores", {}).items():
-                        found[(branch, stream, period)] = {
-                            k: score[k] for k in ("points", "kinds", "caps_hit", "members")
-                        }
-        return found
-    finally:
-        await client.close()
+    """(branch, stream, period) -> its 2024 scores as an API of `database` would show them (read
+    from the score feed the workers of `database` publish), without bookkeeping fields."""
+    periods = ["2024", *(f"2024-Q{q}" for q in range(1, 5)), *(f"2024-{m:02d}" for m in range(1, 13))]
+    view, wanted = await feed_view(database, generation), set(branches)
+    return {
+        (row["branch_id"], row["stream"], row["period"]): {
+            k: row[k] for k in ("points", "kinds", "caps_hit", "members")
+        }
+        for row in view.period_docs(periods)
+        if row["branch_id"] in wanted
+    }
+
+
+async def poll_partitions(topic: str, deadline_s: float = 30) -> list:
+    """A topic's partitions once the broker describes them (a new topic's leader takes a moment)."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        try:
+            return await partitions_of(KafkaSettings(), [topic])
+        except BrokerUnavailable:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
 
 
 async def feed_view(database: str, generation: int) -> ScoreView:
@@ -115,7 +121,7 @@ async def feed_view(database: str, generation: int) -> ScoreView:
     consumer = AIOKafkaConsumer(bootstrap_servers="127.0.0.1:9092", enable_auto_commit=False)
     await consumer.start()
     try:
-        tps = await partitions_of(KafkaSettings(), [topic])
+        tps = await poll_partitions(topic)
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         ends, view = await consumer.end_offsets(tps), ScoreView(generation)

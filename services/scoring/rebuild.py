@@ -17,7 +17,7 @@ from services.scoring.core.scores import score
 from services.scoring.generations import Generation
 from services.scoring.score_feed import KafkaScoreFeed, feed_topic
 from services.scoring.scorer import Delivery, decode
-from services.scoring.store import LedgerKey, MongoScoreStore, ScoredLedger, StoredLedger, summary
+from services.scoring.store import LedgerKey, MongoScoreStore, ScoredLedger, StoredLedger
 from shared.contracts import ContractError
 from shared.kafka import KafkaPublisher
 from shared.settings import KafkaSettings
@@ -68,16 +68,15 @@ async def rebuild(share: Share, progress: Progress) -> Done:
             scored = [
                 ScoredLedger(
                     key,
-                    StoredLedger(state.ledger, state.offset),
+                    StoredLedger(state.ledger, state.offset, state.last_time),
                     score(state.ledger.facts.values(), share.rulebook),
                     share.rulebook.version,
-                    state.last_time,
                 )
                 for key, state in building.items()
             ]
             await store.insert_new(scored)
             for start in range(0, len(scored), FEED_CHUNK):
-                await feed.publish(share.generation, [summary(s) for s in scored[start : start + FEED_CHUNK]])
+                await feed.publish(share.generation, [s.summary for s in scored[start : start + FEED_CHUNK]])
             done.ledgers += len(scored)
     finally:
         await consumer.stop()

@@ -1,5 +1,6 @@
 """The worker's use case: decode a record, fold it into its branch's ledger, write the scores."""
 
+import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -12,10 +13,11 @@ from services.scoring.core.facts import Fact, Void, fact_of
 from services.scoring.core.ledger import Ledger, apply
 from services.scoring.core.rulebook import Rulebook
 from services.scoring.core.scores import score
-from services.scoring.store import LedgerKey, ScoredLedger, ScoreStore, StoredLedger, summary
+from services.scoring.store import LedgerKey, ScoredLedger, ScoreStore, StoredLedger
 from shared.contracts import TOPICS, ContractError, ParsedEvent, parse_event
 
 STREAM_OF_TOPIC = {t.name: s for s, t in TOPICS.items()}
+LOADS_IN_FLIGHT = 16
 
 
 @dataclass(frozen=True)
@@ -92,12 +94,22 @@ class Scorer:
         """Drop cached ledgers (partitions moved: another worker may have written since)."""
         self._cache.clear()
 
-    async def _ledger(self, key: LedgerKey) -> StoredLedger:
-        stored = self._cache.pop(key, None) or await self._store.load(key) or StoredLedger(Ledger(), -1)
-        self._cache[key] = stored
+    async def _ledgers(self, keys: set[LedgerKey]) -> dict[LedgerKey, StoredLedger]:
+        """The batch's ledgers: from the cache, else loaded (concurrently: a batch of thousands
+        of branches would otherwise wait for thousands of round trips one after another)."""
+        found = {k: self._cache.pop(k) for k in keys if k in self._cache}
+        missing = [k for k in keys if k not in found]
+        gate = asyncio.Semaphore(LOADS_IN_FLIGHT)
+
+        async def load(key: LedgerKey) -> StoredLedger:
+            async with gate:
+                return await self._store.load(key) or StoredLedger(Ledger(), -1)
+
+        found.update(zip(missing, await asyncio.gather(*(load(k) for k in missing)), strict=True))
+        self._cache.update(found)
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
-        return stored
+        return found
 
     async def handle(self, d: Delivery) -> str:
         """Apply one record; return its outcome (applied, voided, replayed or dead_lettered)."""
@@ -108,18 +120,20 @@ class Scorer:
         written once however many records it got), then publish the touched ledgers' scores.
         Returns each record's outcome."""
         outcomes = ["dead_lettered"] * len(deliveries)
-        batches: dict[LedgerKey, _LedgerBatch] = {}
+        valid: list[tuple[int, Delivery, Decoded]] = []
         for i, d in enumerate(deliveries):
             try:
-                decoded = decode(d)
+                valid.append((i, d, decode(d)))
             except ContractError as err:
                 await self._dead_letters.send(d, str(err))
                 metrics.DEAD_LETTERED.labels(d.topic).inc()
                 metrics.EVENTS.labels("invalid", "dead_lettered").inc()
-                continue
+        stored = await self._ledgers({decoded.key for _, _, decoded in valid})
+        batches: dict[LedgerKey, _LedgerBatch] = {}
+        for i, d, decoded in valid:
             batch = batches.get(decoded.key)
             if batch is None:
-                batch = batches[decoded.key] = _LedgerBatch(await self._ledger(decoded.key))
+                batch = batches[decoded.key] = _LedgerBatch(stored[decoded.key])
             outcomes[i] = self._apply(batch, d, decoded)
         try:
             await self._write(batches)
@@ -141,21 +155,23 @@ class Scorer:
         return "applied" if isinstance(decoded.item, Fact) else "voided"
 
     async def _write(self, batches: dict[LedgerKey, _LedgerBatch]) -> None:
-        changed = [self._scored(k, b) for k, b in batches.items() if b.applied]
+        scored = {k: self._scored(k, b) for k, b in batches.items()}
         started = time.perf_counter()
-        await self._store.save(changed)
+        await self._store.save([scored[k] for k, b in batches.items() if b.applied])
         metrics.MONGO_WRITE.observe(time.perf_counter() - started)
         # Replayed-only ledgers are published too: a crash between the write and the publish
-        # must not leave readers behind, and the stored summary is what they should see.
-        replayed = [k for k, b in batches.items() if not b.applied]
-        summaries = [summary(s) for s in changed] + await self._store.summaries(replayed)
-        await self._feed.publish(self._generation, summaries)
+        # must not leave readers behind, and the stored ledger is what they should see.
+        await self._feed.publish(self._generation, [s.summary for s in scored.values()])
 
     def _scored(self, key: LedgerKey, batch: _LedgerBatch) -> ScoredLedger:
         # The whole year is derived again: caps and session de-duplication span the ledger.
-        derived = score(batch.stored.ledger.facts.values(), self._rulebook)
-        last_time = max(a.event.envelope.time for a in batch.applied)
-        return ScoredLedger(key, batch.stored, derived, self._rulebook.version, last_time)
+        stored = batch.stored
+        times = [a.event.envelope.time for a in batch.applied]
+        if stored.last_event_time is not None:
+            times.append(stored.last_event_time)
+        stored.last_event_time = max(times, default=None)
+        derived = score(stored.ledger.facts.values(), self._rulebook)
+        return ScoredLedger(key, stored, derived, self._rulebook.version)
 
     def _observe(self, batches: dict[LedgerKey, _LedgerBatch]) -> None:
         now = self._clock()

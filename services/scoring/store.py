@@ -2,8 +2,9 @@
 
 import asyncio
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Protocol
 
 from pymongo import InsertOne, ReplaceOne
@@ -35,17 +36,33 @@ class LedgerKey:
 class StoredLedger:
     ledger: Ledger
     offset: int  # the last applied offset of the partition that feeds this ledger
+    last_event_time: datetime | None = None  # acceptance time of the newest record applied
 
 
 @dataclass(frozen=True)
 class ScoredLedger:
-    """A ledger with every period score derived from it: what one document holds."""
+    """A ledger with every period score derived from it."""
 
     key: LedgerKey
     stored: StoredLedger
     scores: dict[str, PeriodScore]
     rulebook_version: str
-    last_event_time: datetime | None
+
+    @cached_property
+    def summary(self) -> dict[str, Any]:
+        """What readers need of a ledger (the score feed carries it): every period's scores with
+        their breakdown, without the facts."""
+        key = self.key
+        return {
+            "_id": key.id,
+            "branch_id": key.branch_id,
+            "stream": key.stream,
+            "year": key.year,
+            "offset": self.stored.offset,
+            "rulebook_version": self.rulebook_version,
+            "last_event_time": self.stored.last_event_time,
+            "scores": {p: _period(s) for p, s in sorted(self.scores.items())},
+        }
 
 
 class ScoreStore(Protocol):
@@ -53,34 +70,23 @@ class ScoreStore(Protocol):
 
     async def save(self, scored: list[ScoredLedger]) -> None: ...
 
-    async def summaries(self, keys: Iterable[LedgerKey]) -> list[dict[str, Any]]: ...
 
-
-def period_doc(s: PeriodScore) -> dict[str, Any]:
+def _period(s: PeriodScore) -> dict[str, Any]:
     return {
         "points": s.points,
-        "kinds": {k: asdict(t) for k, t in s.kinds.items()},
+        "kinds": {k: {"count": t.count, "hours": t.hours, "points": t.points} for k, t in s.kinds.items()},
         "caps_hit": s.caps_hit,
         "members": sorted(s.members),
     }
 
 
-def summary(scored: ScoredLedger) -> dict[str, Any]:
-    """What readers need of a ledger: its scores per period, without the facts."""
-    return {
-        "_id": scored.key.id,
-        **asdict(scored.key),
-        "offset": scored.stored.offset,
-        "rulebook_version": scored.rulebook_version,
-        "last_event_time": scored.last_event_time,
-        "scores": {p: period_doc(s) for p, s in sorted(scored.scores.items())},
-    }
-
-
 def ledger_doc(scored: ScoredLedger) -> dict[str, Any]:
-    ledger = scored.stored.ledger
+    """The stored document: the facts, and each period's points (the breakdown is in the feed:
+    FerretDB's cost of a write grows with the document, and every batch rewrites its ledgers)."""
+    ledger, summary = scored.stored.ledger, scored.summary
     return {
-        **summary(scored),
+        **{k: v for k, v in summary.items() if k != "scores"},
+        "points": {p: score["points"] for p, score in summary["scores"].items()},
         # Facts as columns (one array per field): the ledger is read and written whole, and
         # FerretDB stores neither nested arrays nor many small documents cheaply.
         "facts": {name: [getattr(f, name) for f in ledger.facts.values()] for name in FACT_FIELDS},
@@ -120,12 +126,12 @@ class MongoScoreStore:
 
     async def load(self, key: LedgerKey) -> StoredLedger | None:
         # Filters on `_id` alone: FerretDB serves only those from an index.
-        doc = await self._ledgers.find_one({"_id": key.id}, {"facts": 1, "voided": 1, "offset": 1})
+        doc = await self._ledgers.find_one({"_id": key.id}, {"points": 0})
         if doc is None:
             return None
         columns = doc["facts"]
         facts = {f.event_id: f for f in map(Fact, *(columns[name] for name in FACT_FIELDS))}
-        return StoredLedger(Ledger(facts, set(doc["voided"])), doc["offset"])
+        return StoredLedger(Ledger(facts, set(doc["voided"])), doc["offset"], doc.get("last_event_time"))
 
     async def save(self, scored: list[ScoredLedger]) -> None:
         """Replace the ledgers' documents, a chunk per bulk command."""
@@ -140,12 +146,3 @@ class MongoScoreStore:
         docs = [ledger_doc(s) for s in scored]
         for start in range(0, len(docs), WRITE_CHUNK):
             await self._ledgers.bulk_write([InsertOne(d) for d in docs[start : start + WRITE_CHUNK]])
-
-    async def summaries(self, keys: Iterable[LedgerKey]) -> list[dict[str, Any]]:
-        """The stored summaries of some ledgers (those that exist), each looked up by `_id`."""
-        found = []
-        for key in keys:
-            doc = await self._ledgers.find_one({"_id": key.id}, {"facts": 0, "voided": 0})
-            if doc is not None:
-                found.append(doc)
-        return found

@@ -66,14 +66,14 @@ async def build_ranking(
 ) -> Ranking:
     """The ranking as leaders see it: per-member scores, registry names, competition ranks."""
     periods, registry = await model.period(period), await model.branches()
+    # A court's ranking looks only at its own branches (a few among thousands).
+    candidates = await model.court_branches(court) if court else periods.keys()
     scores: dict[str, dict[str, float]] = {}
-    for branch_id, p in periods.items():
-        branch = registry.get(branch_id)
-        if court and (branch is None or branch.court != court):
-            continue
-        scores[branch_id] = per_member(p.points, _members(branch, p), rulebook)
+    for branch_id in candidates:
+        if (p := periods.get(branch_id)) is not None:
+            scores[branch_id] = per_member(p.points, _members(registry.get(branch_id), p), rulebook)
     ranked = rank({b: s[dimension] for b, s in scores.items()})[:limit]
-    times = [p.last_event_time for p in periods.values() if p.last_event_time]
+    times = [t for b in scores if (t := periods[b].last_event_time)]
     return Ranking(
         period=period,
         dimension=dimension,

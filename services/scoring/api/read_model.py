@@ -44,6 +44,7 @@ class MongoReadModel:
         self._registry_version = 0
         self._refreshing: asyncio.Task | None = None
         self._puts: dict[str, tuple[float, Branch]] = {}  # PUTs a running re-read may have missed
+        self._by_court: tuple[dict[str, Branch] | None, dict[str, list[str]]] = (None, {})
 
     async def period(self, period: str) -> dict[str, BranchPeriod]:
         """Every branch with scores in `period`, as of the last record of the score feed."""
@@ -65,6 +66,16 @@ class MongoReadModel:
             self._refreshing = asyncio.create_task(self._refresh_registry())
             self._refreshing.add_done_callback(lambda _: setattr(self, "_refreshing", None))
         return self._registry or {}
+
+    async def court_branches(self, court: str) -> list[str]:
+        """The registered branches of a court (indexed once per registry version)."""
+        registry = await self.branches()
+        if self._by_court[0] is not registry:
+            index: dict[str, list[str]] = {}
+            for b in registry.values():
+                index.setdefault(b.court, []).append(b.branch_id)
+            self._by_court = (registry, index)
+        return self._by_court[1].get(court, [])
 
     async def _refresh_registry(self) -> None:
         started = time.monotonic()
