@@ -240,31 +240,32 @@ def up(names: list[str]) -> None:
         print(f"  {p.name:15} ready in {time.monotonic() - began:4.1f}s  {p.url}")
 
 
-def stop(name: str, timeout_s: float = 20) -> bool:
+def _alive(pid: int) -> bool:
+    return Path(f"/proc/{pid}").exists() and not _zombie(pid)
+
+
+def _signal_and_wait(name: str, sig: signal.Signals, timeout_s: float) -> bool:
+    """Signal a process group and wait (up to timeout_s) for it to go; False if it was not running."""
     pid = pid_of(name)
     if pid is None:
         return False
-    os.killpg(pid, signal.SIGTERM)
+    os.killpg(pid, sig)
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists() and not _zombie(pid):
-        time.sleep(0.1)
-    if Path(f"/proc/{pid}").exists() and not _zombie(pid):
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.05)
+    if _alive(pid):  # ignored SIGTERM: stop it for good
         os.killpg(pid, signal.SIGKILL)
     (RUN / f"{name}.pid").unlink(missing_ok=True)
     return True
 
 
+def stop(name: str, timeout_s: float = 20) -> bool:
+    return _signal_and_wait(name, signal.SIGTERM, timeout_s)
+
+
 def kill(name: str, timeout_s: float = 10) -> bool:
     """SIGKILL a process group, as a crash would (fault tests); returns once it is gone."""
-    pid = pid_of(name)
-    if pid is None:
-        return False
-    os.killpg(pid, signal.SIGKILL)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists() and not _zombie(pid):
-        time.sleep(0.05)
-    (RUN / f"{name}.pid").unlink(missing_ok=True)
-    return True
+    return _signal_and_wait(name, signal.SIGKILL, timeout_s)
 
 
 def _zombie(pid: int) -> bool:
