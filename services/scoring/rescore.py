@@ -23,6 +23,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.scoring.core.rulebook import Rulebook
 from services.scoring.generations import Generation, MongoGenerations
 from services.scoring.rebuild import Done, Share, rebuild, rebuild_in_child
+from services.scoring.rulebooks import rulebook_toml
 from services.scoring.score_feed import SCORE_FEED_CONFIG, feed_topic
 from shared.contracts import TOPICS
 from shared.kafka import ensure_topics, partitions_of
@@ -90,7 +91,7 @@ async def rescore(
         report.ledgers += done.ledgers
     await commit_offsets(kafka, target.group(app_id), ends)
     report.end_offsets = {f"{tp.topic}[{tp.partition}]": o for tp, o in ends.items()}
-    await generations.switch(target, rulebook.version)
+    await generations.switch(target, rulebook_toml(rulebook))
     return report
 
 
