@@ -78,6 +78,16 @@ class Authenticator:
         return entry
 
 
+def known_caller(app: Any, authorization: bytes | None) -> bool:
+    """Whether a request's Authorization header names a valid token of `app` (an app without an
+    authenticator admits everyone). Asked before any body is read: only known callers get one read."""
+    authenticator = getattr(getattr(app, "state", None), "authenticator", None)
+    if authenticator is None:
+        return True
+    scheme, _, token = (authorization or b"").decode("latin-1").partition(" ")
+    return scheme.lower() == "bearer" and authenticator.identify(token.strip()) is not None
+
+
 # Declared for the OpenAPI document (each operation names the scope it needs); the header itself is
 # judged by Authenticator, which answers our own problem+json 401 rather than FastAPI's.
 BEARER = HTTPBearer(auto_error=False, scheme_name="bearer", description="Authorization: Bearer <token>")

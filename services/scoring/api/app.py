@@ -1,34 +1,49 @@
 """Composition root of the scoring API."""
 
 import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
+from prometheus_client import Gauge
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pymongo.errors import ConnectionFailure
 
-from services.scoring.api.assessment import assessment_router
+from services.scoring.api.assessment import JudgedMemo, assessment_router
 from services.scoring.api.board import board_router
 from services.scoring.api.branches import branches_router
-from services.scoring.api.rankings import RankingCache, rankings_router
+from services.scoring.api.computed import Computed
+from services.scoring.api.rankings import (
+    STREAM_LIFETIME_S,
+    STREAMS_PER_TOKEN,
+    RankingCache,
+    StreamSlots,
+    rankings_router,
+)
 from services.scoring.api.read_model import MongoReadModel
 from services.scoring.api.score_view import FeedFollower
 from services.scoring.api.stats import stats_router
-from services.scoring.generations import MongoGenerations
-from services.scoring.rulebooks import DEFAULT_RULEBOOK, load_rulebook
+from services.scoring.generations import Generation, MongoGenerations
+from services.scoring.rulebooks import DEFAULT_RULEBOOK, parse_rulebook_text, read_rulebook_text
 from services.scoring.score_feed import feed_topic
 from shared import mongo
 from shared.auth import Authenticator, AuthSettings
 from shared.health import health_router
 from shared.kafka import KafkaPublisher
-from shared.limits import BodyLimit
+from shared.limits import BODY_READ_TIMEOUT_S, BodyLimit
 from shared.metrics import instrument
 from shared.problems import Problem
 from shared.problems import install as install_problems
 from shared.settings import KafkaSettings, MongoSettings
+
+log = logging.getLogger(__name__)
+UNREGISTERED = Gauge(
+    "scoring_unregistered_branches", "Branch ids with scores in the live generation that nobody registered."
+)
 
 
 class ApiSettings(BaseSettings):
@@ -38,8 +53,12 @@ class ApiSettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
-    rulebook: Path = DEFAULT_RULEBOOK
+    rulebook: Path = DEFAULT_RULEBOOK  # the rulebook until a generation pointer names its own
     city: str = "沧州市 Cangzhou"
+    streams_per_token: int = STREAMS_PER_TOKEN
+    stream_lifetime_s: float = STREAM_LIFETIME_S
+    body_read_timeout_s: float = BODY_READ_TIMEOUT_S
+    compute_threads: int = 2
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     mongo: MongoSettings = Field(default_factory=MongoSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
@@ -60,31 +79,58 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
 
     db = mongo.database(client, settings.mongo)
     generations = MongoGenerations(db)
+    rulebook_text = read_rulebook_text(settings.rulebook)
 
-    async def live_generation() -> int:
-        return (await generations.active()).number
+    async def live_generation() -> Generation:
+        return await generations.active()
 
-    follower = FeedFollower(settings.kafka, feed_topic(settings.mongo.database), live_generation)
+    follower = FeedFollower(
+        settings.kafka,
+        feed_topic(settings.mongo.database),
+        live_generation,
+        parse_rulebook_text(rulebook_text),
+    )
+    pool = ThreadPoolExecutor(settings.compute_threads, thread_name_prefix="scoring-api-compute")
+
+    async def first_pointer() -> None:
+        """Without a pointer yet (a fresh system), make generation 1 under the file's rulebook."""
+        while True:
+            try:
+                await generations.ensure_first(rulebook_text)
+                return
+            except ConnectionFailure as err:
+                log.warning("generation pointer: %s; trying again", err)
+                await asyncio.sleep(2.0)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
-        following = asyncio.create_task(follower.run())
+        tasks = [asyncio.create_task(follower.run()), asyncio.create_task(first_pointer())]
         yield
-        following.cancel()
-        await asyncio.gather(following, return_exceptions=True)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        pool.shutdown(wait=False, cancel_futures=True)
         await kafka.stop()
         await client.close()
 
     app = FastAPI(title="Branch scores and rankings (党支部考评排名)", version="1", lifespan=lifespan)
-    app.state.read_model = MongoReadModel(db, follower)
-    app.state.rankings = RankingCache()
-    app.state.rulebook = load_rulebook(settings.rulebook)
+    app.state.read_model = model = MongoReadModel(db, follower)
+    # Answers over every branch are computed in `pool`, once per data version (see computed.py).
+    app.state.rankings = RankingCache(Computed(pool, max_entries=256, min_age_s=0.1))
+    app.state.computed_compliance = Computed(pool, max_entries=64, min_age_s=1.0)
+    app.state.judged = JudgedMemo()
+    app.state.pool = pool
+    app.state.computed_advanced = Computed(pool, max_entries=16, min_age_s=1.0)
+    app.state.computed_stats = Computed(pool, max_entries=64, min_age_s=1.0)
+    app.state.stream_slots = StreamSlots(settings.streams_per_token)
+    app.state.stream_lifetime_s = settings.stream_lifetime_s
     app.state.clock = lambda: datetime.now(UTC)
+    UNREGISTERED.set_function(model.unregistered_count)
     app.state.authenticator = Authenticator(settings.auth)
     install_problems(app)
     app.add_exception_handler(ConnectionFailure, database_away)
     instrument(app, "scoring-api")
-    app.add_middleware(BodyLimit, max_bytes=64 * 1024)
+    app.add_middleware(BodyLimit, max_bytes=64 * 1024, read_timeout_s=settings.body_read_timeout_s)
     checks = {"kafka": kafka.check, "mongodb": lambda: mongo.check(client), "scores": follower.check}
     app.include_router(health_router(checks))
     app.include_router(rankings_router())

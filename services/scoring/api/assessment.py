@@ -1,17 +1,36 @@
-"""GET /v1/compliance (organisational-life cadences) and GET /v1/advanced-branches (先进党支部)."""
+"""GET /v1/compliance (organisational-life cadences) and GET /v1/advanced-branches (先进党支部).
 
-from collections import defaultdict
-from typing import Annotated
+Both read every branch of a year: they are computed off the event loop, once per data version
+(services.scoring.api.computed), and compliance is answered a page at a time."""
 
+import asyncio
+from bisect import bisect_left
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import orjson
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from services.scoring.api.rankings import Court, Period, build_ranking
+from services.scoring.api.computed import Computed
+from services.scoring.api.rankings import (
+    JSON_OPTIONS,
+    Court,
+    FullRanking,
+    IncludeUnregistered,
+    Period,
+    RankingQuery,
+)
 from services.scoring.api.read_model import Branch, MongoReadModel
+from services.scoring.api.score_view import Counts
 from services.scoring.core import advanced, compliance
-from services.scoring.core.periods import month_of, months_in, year_of
+from services.scoring.core.periods import month_of, year_of
 from services.scoring.core.rulebook import Rulebook, kind_label
 from shared.auth import AuthFirstRoute, Reader
+from shared.contracts import ID_PATTERN
 
 ADVANCED_RULE = (
     "Eligible: registered branches with a positive yearly total that kept at least min_compliance of "
@@ -19,6 +38,8 @@ ADVANCED_RULE = (
     "court_share of the court's branches by yearly total per member; city-wide (市直先进党支部): the top "
     "city_share of all branches. Quotas round up; ties at the boundary are all named."
 )
+PAGE = 100
+MAX_PAGE = 1000
 
 
 class ItemOut(BaseModel):
@@ -43,7 +64,11 @@ class BranchCompliance(BaseModel):
 class Compliance(BaseModel):
     period: str
     as_of_month: str
-    branches: list[BranchCompliance]
+    rulebook_version: str
+    total_branches: int = Field(description="branches that match the filters, over all pages")
+    colours: dict[str, int] = Field(description="branches of each colour, over all pages")
+    offset: int
+    branches: list[BranchCompliance] = Field(description=f"by branch id, at most `limit` (default {PAGE})")
 
 
 class Pick(BaseModel):
@@ -62,108 +87,238 @@ class Advanced(BaseModel):
     city: list[Pick]
 
 
-async def _counts(model: MongoReadModel, months: list[str]) -> dict[str, dict[str, dict[str, int]]]:
-    """branch -> month -> kind -> records, from the training stream."""
-    counts: dict[str, dict[str, dict[str, int]]] = defaultdict(dict)
-    for doc in await model.period_docs(months):
-        if doc["stream"] == "training":
-            counts[doc["branch_id"]][doc["period"]] = {k: t["count"] for k, t in doc["kinds"].items()}
-    return counts
+@dataclass(frozen=True, slots=True)
+class _Judged:
+    """One branch's compliance in one period, and what it was judged from."""
+
+    counts: Counts | None  # the view replaces a branch's counts when they change: identity is a version
+    members: int
+    dones: tuple[int, ...]  # per window of the plan
+    colour: str
+    share: float  # items done / items
+    ratio: float  # items done / items done or overdue (the advanced rule's)
 
 
-async def _all_compliance(request: Request, period: str, court: str | None) -> list[BranchCompliance]:
+class JudgedMemo:
+    """Each branch's last judgement per (period, month of today, rulebook): a recomputation after
+    some records judges again only the branches whose counts or members changed."""
+
+    def __init__(self, max_plans: int = 8):
+        self._max_plans = max_plans
+        self._plans: OrderedDict[tuple, tuple[Rulebook, list[compliance.Window], dict[str, _Judged]]] = (
+            OrderedDict()
+        )
+
+    def plan(self, period: str, today: str, rulebook: Rulebook) -> tuple[list[compliance.Window], dict]:
+        key = (period, today, id(rulebook))
+        if key not in self._plans:  # the rulebook is kept in the entry: its id cannot be reused meanwhile
+            self._plans[key] = (rulebook, compliance.plan(period, rulebook.cadence, today), {})
+            while len(self._plans) > self._max_plans:
+                self._plans.popitem(last=False)
+        self._plans.move_to_end(key)
+        _, windows, judged = self._plans[key]
+        return windows, judged
+
+
+@dataclass(frozen=True)
+class ComplianceTable:
+    """Every selected branch's compliance in one period at one data version; rows are encoded per
+    page asked for (a year's items of 10,000 branches would be tens of megabytes)."""
+
+    head: dict[str, Any]  # period, as_of_month, rulebook_version, total_branches, colours
+    ids: list[str]  # sorted
+    judged: list[_Judged]
+    windows: list[compliance.Window]
+    registry: dict[str, Branch]
+    labels: dict[str, str]
+
+    def ratios(self) -> dict[str, float]:
+        return {b: j.ratio for b, j in zip(self.ids, self.judged, strict=True)}
+
+    def body(self, offset: int, limit: int, branch: str | None) -> bytes:
+        """One page of the answer as JSON (or the one branch asked for)."""
+        if branch is not None:
+            i = bisect_left(self.ids, branch)
+            page = range(i, i + 1) if i < len(self.ids) and self.ids[i] == branch else range(0)
+        else:
+            page = range(offset, min(offset + limit, len(self.ids)))
+        rows = [orjson.dumps(self._row(i)) for i in page]
+        head = orjson.dumps({**self.head, "offset": 0 if branch else offset})
+        return head[:-1] + b',"branches":[' + b",".join(rows) + b"]}"
+
+    def _row(self, i: int) -> dict[str, Any]:
+        branch_id, j = self.ids[i], self.judged[i]
+        branch = self.registry.get(branch_id)
+        items = [compliance.judge(w, done, j.members) for w, done in zip(self.windows, j.dones, strict=True)]
+        return {
+            "branch_id": branch_id,
+            "name": branch.name if branch else branch_id,
+            "court": branch.court if branch else None,
+            "colour": j.colour,
+            "done_share": round(j.share, 4),
+            "items": [
+                {
+                    "kind": item.kind,
+                    "label": self.labels[item.kind],
+                    "window": item.window,
+                    "needed": item.needed,
+                    "done": item.done,
+                    "status": item.status,
+                    "colour": item.colour,
+                }
+                for item in items
+            ],
+        }
+
+
+def compute_compliance(
+    counts: dict[str, Counts],
+    registry: dict[str, Branch],
+    ids: list[str],
+    period: str,
+    rulebook: Rulebook,
+    today: str,
+    memo: JudgedMemo,
+) -> ComplianceTable:
+    """Compliance of the branches `ids` (sorted). Runs off the event loop on snapshots; only the
+    branches whose counts or members changed since the memo's last judgement are judged again."""
+    windows, memo_of_plan = memo.plan(period, today, rulebook)
+    colours = dict.fromkeys(compliance.COLOURS.values(), 0)
+    judged = []
+    for branch_id in ids:
+        branch, mine = registry.get(branch_id), counts.get(branch_id)
+        members = branch.members if branch else 1
+        j = memo_of_plan.get(branch_id)
+        if j is None or j.counts is not mine or j.members != members:
+            dones = compliance.done_counts(mine or {}, windows)
+            j = _Judged(mine, members, dones, *compliance.tally(windows, dones, members))
+            memo_of_plan[branch_id] = j
+        colours[j.colour] += 1
+        judged.append(j)
+    head = {
+        "period": period,
+        "as_of_month": today,
+        "rulebook_version": rulebook.version,
+        "total_branches": len(ids),
+        "colours": colours,
+    }
+    labels = {kind: kind_label(kind) for kind in rulebook.cadence}
+    return ComplianceTable(head, ids, judged, windows, registry, labels)
+
+
+def compute_advanced(
+    ranking: FullRanking,
+    counts: dict[str, Counts],
+    registry: dict[str, Branch],
+    year: str,
+    rulebook: Rulebook,
+    today: str,
+    memo: JudgedMemo,
+) -> bytes:
+    """The year's candidates as JSON (registered branches only). Runs off the event loop."""
+    totals = ranking.values
+    ratios = compute_compliance(counts, registry, sorted(registry), year, rulebook, today, memo).ratios()
+    candidates = [advanced.Candidate(b, registry[b].court, totals.get(b, 0.0), ratios[b]) for b in ratios]
+    courts, city = advanced.select(candidates, rulebook.advanced)
+
+    def picks(ranked: list) -> list[dict]:
+        return [
+            {
+                "rank": r.rank,
+                "branch_id": r.branch_id,
+                "name": registry[r.branch_id].name,
+                "total": r.value,
+                "compliance": round(ratios[r.branch_id], 4),
+            }
+            for r in ranked
+        ]
+
+    body = {
+        "year": year,
+        "rule": ADVANCED_RULE,
+        "rulebook_version": rulebook.version,
+        "per_court": {c: picks(r) for c, r in courts.items()},
+        "city": picks(city),
+    }
+    return orjson.dumps(body, option=JSON_OPTIONS)
+
+
+async def _compliance_table(
+    request: Request, period: str, court: str | None, include_unregistered: bool
+) -> ComplianceTable:
     model: MongoReadModel = request.app.state.read_model
-    rulebook: Rulebook = request.app.state.rulebook
     today = month_of(request.app.state.clock())
     registry = await model.branches()
-    counts = await _counts(model, months_in(year_of(period)))
-    rows = []
-    for branch_id in sorted(set(registry) | set(counts)):
-        branch: Branch | None = registry.get(branch_id)
-        if court and (branch is None or branch.court != court):
-            continue
-        members = branch.members if branch else 1
-        items = compliance.check(counts.get(branch_id, {}), period, rulebook.cadence, members, today)
-        colour, share = compliance.overall(items)
-        rows.append(
-            BranchCompliance(
-                branch_id=branch_id,
-                name=branch.name if branch else branch_id,
-                court=branch.court if branch else None,
-                colour=colour,
-                done_share=round(share, 4),
-                items=[
-                    ItemOut(
-                        kind=i.kind,
-                        label=kind_label(i.kind),
-                        window=i.window,  # type: ignore[index]
-                        needed=i.needed,
-                        done=i.done,
-                        status=i.status,
-                        colour=i.colour,
-                    )
-                    for i in items
-                ],
-            )
-        )
-    return rows
+    court_ids = await model.court_branches(court) if court else None
+    view, year = model.view(), year_of(period)
+    memo: JudgedMemo = request.app.state.judged
+    version = (*model.version(year, view), today)
+
+    def snapshot() -> Callable[[], ComplianceTable]:
+        counts, rulebook = view.training(year), model.rulebook(view)
+
+        def compute() -> ComplianceTable:
+            if court_ids is not None:  # a court's registered branches (unregistered have no court)
+                ids = sorted(court_ids)
+            elif include_unregistered:
+                ids = sorted(registry.keys() | counts.keys())
+            else:
+                ids = sorted(registry)
+            return compute_compliance(counts, registry, ids, period, rulebook, today, memo)
+
+        return compute
+
+    computed: Computed[ComplianceTable] = request.app.state.computed_compliance
+    return await computed.get((period, court, include_unregistered), version, snapshot)
 
 
 def assessment_router() -> APIRouter:
     router = APIRouter(tags=["assessment"], route_class=AuthFirstRoute)
 
-    @router.get("/v1/compliance", response_model=Compliance, summary="Required cadences: done, due, overdue")
-    async def compliance_view(request: Request, _: Reader, period: Period, court: Court = None) -> Compliance:
-        return Compliance(
-            period=period,
-            as_of_month=month_of(request.app.state.clock()),
-            branches=await _all_compliance(request, period, court),
+    @router.get(
+        "/v1/compliance",
+        response_model=Compliance,
+        summary="Required cadences: done, due, overdue",
+        description=f"Registered branches by id, a page at a time (limit at most {MAX_PAGE}).",
+    )
+    async def compliance_view(
+        request: Request,
+        _: Reader,
+        period: Period,
+        court: Court = None,
+        branch: Annotated[str | None, Query(pattern=ID_PATTERN, description="only this branch")] = None,
+        include_unregistered: IncludeUnregistered = False,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = PAGE,
+        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    ) -> Response:
+        table = await _compliance_table(request, period, court, include_unregistered)
+        # A page of a year is thousands of items: encoded off the event loop too.
+        body = await asyncio.get_running_loop().run_in_executor(
+            request.app.state.pool, table.body, offset, limit, branch
         )
+        return Response(body, media_type="application/json")
 
     @router.get(
         "/v1/advanced-branches", response_model=Advanced, summary="Year-end advanced-branch candidates"
     )
     async def advanced_view(
         request: Request, _: Reader, year: Annotated[str, Query(pattern=r"^[0-9]{4}$", examples=["2022"])]
-    ) -> Advanced:
-        rulebook: Rulebook = request.app.state.rulebook
+    ) -> Response:
         model: MongoReadModel = request.app.state.read_model
-        ranking = await build_ranking(model, rulebook, year, "total", None, limit=10**9)
-        totals = {r.branch_id: r.score for r in ranking.rows}
+        today = month_of(request.app.state.clock())
+        # The year's totals of registered branches, as the city ranking has them (shared, cached).
+        ranking = await request.app.state.rankings.full(model, RankingQuery(year, "total", None, 1, False))
         registry = await model.branches()
-        candidates = []
-        for row in await _all_compliance(request, year, None):
-            done = sum(i.status == "done" for i in row.items)
-            closed = sum(i.status in ("done", "overdue") for i in row.items)
-            if row.branch_id in registry:
-                candidates.append(
-                    advanced.Candidate(
-                        row.branch_id,
-                        registry[row.branch_id].court,
-                        totals.get(row.branch_id, 0.0),
-                        done / closed if closed else 1.0,
-                    )
-                )
-        by_id = {c.branch_id: c for c in candidates}
-        courts, city = advanced.select(candidates, rulebook.advanced)
+        view = model.view()
+        version = (*model.version(year, view), today)
+        memo: JudgedMemo = request.app.state.judged
 
-        def picks(ranked: list) -> list[Pick]:
-            return [
-                Pick(
-                    rank=r.rank,
-                    branch_id=r.branch_id,
-                    name=registry[r.branch_id].name,
-                    total=r.value,
-                    compliance=round(by_id[r.branch_id].compliance, 4),
-                )
-                for r in ranked
-            ]
+        def snapshot() -> Callable[[], bytes]:
+            counts, rulebook = view.training(year), model.rulebook(view)
+            return lambda: compute_advanced(ranking, counts, registry, year, rulebook, today, memo)
 
-        return Advanced(
-            year=year,
-            rulebook_version=rulebook.version,
-            per_court={c: picks(r) for c, r in courts.items()},
-            city=picks(city),
-        )
+        computed: Computed[bytes] = request.app.state.computed_advanced
+        body = await computed.get(year, version, snapshot)
+        return Response(body, media_type="application/json")
 
     return router

@@ -3,14 +3,14 @@
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field, Strict
 
 from services.scoring.api.rankings import Period
 from services.scoring.api.read_model import Branch, MongoReadModel
 from services.scoring.core.rulebook import DIMENSION_LABELS, DIMENSIONS, Rulebook, kind_label
 from services.scoring.core.scores import per_member
-from shared.auth import Admin, AuthFirstRoute, Reader
+from shared.auth import ADMIN, Admin, AuthFirstRoute, Reader
 from shared.contracts import ID_PATTERN, LINE_PATTERN, Contract
 from shared.problems import Problem
 
@@ -32,6 +32,16 @@ class BranchIn(Contract):
 
 class BranchOut(BranchIn):
     branch_id: str
+
+
+class UnregisteredOut(BaseModel):
+    """A branch id with scores that nobody registered: register it (PUT) or void its records."""
+
+    branch_id: str
+    registered: bool = False
+    years: list[str]
+    streams: list[str]
+    last_event_time: datetime | None
 
 
 class CourtNode(BaseModel):
@@ -97,10 +107,27 @@ def branches_router(city: str) -> APIRouter:
         await model(request).put_branch(branch)
         return _out(branch)
 
-    @router.get("/v1/branches", response_model=list[BranchOut], summary="Registered branches")
-    async def list_branches(request: Request, _: Reader) -> list[BranchOut]:
+    @router.get(
+        "/v1/branches",
+        response_model=list[BranchOut] | list[UnregisteredOut],
+        summary="Registered branches; registered=false (admin): unregistered ids with scores",
+    )
+    async def list_branches(
+        request: Request,
+        _: Reader,
+        registered: Annotated[
+            bool, Query(description="false: the unregistered branch ids that have scores (admin only)")
+        ] = True,
+    ) -> list[BranchOut] | list[UnregisteredOut]:
+        registry = await model(request).branches()
+        if registered:
+            return [_out(b) for b in sorted(registry.values(), key=lambda b: b.branch_id)]
+        request.app.state.authenticator.authorize(request.headers.get("authorization"), ADMIN)
         return [
-            _out(b) for b in sorted((await model(request).branches()).values(), key=lambda b: b.branch_id)
+            UnregisteredOut(
+                branch_id=u.branch_id, years=u.years, streams=u.streams, last_event_time=u.last_event_time
+            )
+            for u in model(request).unregistered(registry)
         ]
 
     @router.get("/v1/courts", response_model=CityTree, summary="The tree city → court → branch")
@@ -115,8 +142,9 @@ def branches_router(city: str) -> APIRouter:
         "/v1/branches/{branch_id}/score", response_model=Breakdown, summary="Why a branch scores what it does"
     )
     async def breakdown(branch_id: BranchId, period: Period, request: Request, _: Reader) -> Breakdown:
-        rulebook: Rulebook = request.app.state.rulebook
-        docs = await model(request).period_docs([period], branch_id)
+        view = model(request).view()  # points and rulebook of one generation
+        rulebook = model(request).rulebook(view)
+        docs = view.period_docs([period], branch_id)
         branch = await model(request).branch(branch_id)
         if not docs and branch is None:
             raise Problem(404, "Not Found", f"no scores and no registration for branch {branch_id}")

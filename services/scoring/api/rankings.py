@@ -2,16 +2,19 @@
 
 import asyncio
 import json
-import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
+from starlette.types import Receive, Scope, Send
 
+from services.scoring.api.computed import Computed
 from services.scoring.api.read_model import Branch, MongoReadModel
 from services.scoring.api.score_view import BranchPeriod
 from services.scoring.core.periods import PERIOD_PATTERN
@@ -20,6 +23,7 @@ from services.scoring.core.rulebook import DIMENSIONS, Rulebook
 from services.scoring.core.scores import per_member
 from shared.auth import AuthFirstRoute, Reader
 from shared.contracts import ID_PATTERN
+from shared.problems import Problem, problem_responses
 
 TIE_RULE = (
     "competition ranking (1, 2, 2, 4): equal scores (to 4 decimals) share a rank; "
@@ -30,8 +34,15 @@ Period = Annotated[
     str, Query(pattern=PERIOD_PATTERN, description="2022, 2022-Q3 or 2022-08", examples=["2022-Q3"])
 ]
 Court = Annotated[str | None, Query(pattern=ID_PATTERN, description="only this court's branches")]
+IncludeUnregistered = Annotated[
+    bool,
+    Query(description="also count branch ids nobody registered (by default only registered branches count)"),
+]
 STREAM_EVERY_S = 1.0
 HEARTBEAT_EVERY_S = 15.0
+STREAMS_PER_TOKEN = 8  # concurrent ranking streams one token may hold
+STREAM_LIFETIME_S = 3600.0  # then the server ends the stream; the board reconnects
+JSON_OPTIONS = orjson.OPT_UTC_Z
 
 
 class RankingRow(BaseModel):
@@ -56,123 +67,203 @@ class Ranking(BaseModel):
     rows: list[RankingRow]
 
 
-async def build_ranking(
-    model: MongoReadModel,
-    rulebook: Rulebook,
-    period: str,
-    dimension: Dimension,
-    court: str | None,
-    limit: int,
-) -> Ranking:
-    """The ranking as leaders see it: per-member scores, registry names, competition ranks."""
-    periods, registry = await model.period(period), await model.branches()
-    # A court's ranking looks only at its own branches (a few among thousands).
-    candidates = await model.court_branches(court) if court else periods.keys()
-    scores: dict[str, dict[str, float]] = {}
-    for branch_id in candidates:
-        if (p := periods.get(branch_id)) is not None:
-            scores[branch_id] = per_member(p.points, _members(registry.get(branch_id), p), rulebook)
-    ranked = rank({b: s[dimension] for b, s in scores.items()})[:limit]
-    times = [t for b in scores if (t := periods[b].last_event_time)]
-    return Ranking(
-        period=period,
-        dimension=dimension,
-        court=court,
-        rulebook_version=rulebook.version,
-        data_as_of=max(times) if times else None,
-        total_branches=len(scores),
-        rows=[
-            _row(
-                r.rank,
-                r.branch_id,
-                registry.get(r.branch_id),
-                periods[r.branch_id],
-                scores[r.branch_id],
-                dimension,
-            )
-            for r in ranked
-        ],
-    )
+MAX_LIMIT = 1000  # rows one answer may ask for: only these are ever built as rows
+
+
+@dataclass(frozen=True)
+class FullRanking:
+    """One query's ranking at one data version; any `limit` is a slice of it."""
+
+    head: dict[str, Any]  # every field of Ranking but the rows
+    rows: list[dict[str, Any]]  # the first MAX_LIMIT rows
+    encoded: list[bytes] = field(repr=False)  # each row as JSON, encoded once for every reader
+    values: dict[str, float] = field(repr=False)  # every ranked branch's score
+
+    @property
+    def rulebook_version(self) -> str:
+        return str(self.head["rulebook_version"])
+
+    def body(self, limit: int) -> bytes:
+        head = orjson.dumps(self.head, option=JSON_OPTIONS)
+        return head[:-1] + b',"rows":[' + b",".join(self.encoded[:limit]) + b"]}"
+
+
+class ScoreMemo:
+    """Each branch's per-member scores per (period, rulebook), with the row and members they were
+    computed from: rows are replaced when their scores change, so identity is a version, and a
+    ranking after some records recomputes only those branches."""
+
+    def __init__(self, max_periods: int = 8):
+        self._max = max_periods
+        self._memos: OrderedDict[tuple, tuple[Rulebook, dict]] = OrderedDict()
+
+    def of(self, period: str, rulebook: Rulebook) -> dict[str, tuple[BranchPeriod, int, dict[str, float]]]:
+        key = (period, id(rulebook))  # the rulebook is kept in the entry: its id is not reused meanwhile
+        if key not in self._memos:
+            self._memos[key] = (rulebook, {})
+            while len(self._memos) > self._max:
+                self._memos.popitem(last=False)
+        self._memos.move_to_end(key)
+        return self._memos[key][1]
 
 
 def _members(branch: Branch | None, p: BranchPeriod) -> int:
     return branch.members if branch else len(p.active_members)
 
 
-def _row(
-    rank_: int,
-    branch_id: str,
-    branch: Branch | None,
-    p: BranchPeriod,
-    scores: dict[str, float],
+def compute_ranking(
+    rows: dict[str, BranchPeriod],
+    registry: dict[str, Branch],
+    rulebook: Rulebook,
+    period: str,
     dimension: str,
-) -> RankingRow:
-    return RankingRow(
-        rank=rank_,
-        branch_id=branch_id,
-        name=branch.name if branch else branch_id,
-        court=branch.court if branch else None,
-        members=_members(branch, p),
-        registered=branch is not None,
-        score=scores[dimension],
-        scores=scores,
-    )
+    court: str | None,
+    include_unregistered: bool = False,
+    memo: ScoreMemo | None = None,
+) -> FullRanking:
+    """The ranking as leaders see it: per-member scores, registry names, competition ranks.
+    Runs off the event loop on snapshots."""
+    known = memo.of(period, rulebook) if memo else {}
+    scores: dict[str, dict[str, float]] = {}
+    for branch_id, p in rows.items():
+        branch = registry.get(branch_id)
+        if branch is None and not include_unregistered:
+            continue
+        members = _members(branch, p)
+        seen = known.get(branch_id)
+        if seen is None or seen[0] is not p or seen[1] != members:
+            seen = known[branch_id] = (p, members, per_member(p.points, members, rulebook))
+        scores[branch_id] = seen[2]
+    ranked = rank({b: s[dimension] for b, s in scores.items()})
+    times = [t for b in scores if (t := rows[b].last_event_time)]
+    out = []
+    for r in ranked[:MAX_LIMIT]:
+        branch, p = registry.get(r.branch_id), rows[r.branch_id]
+        out.append(
+            {
+                "rank": r.rank,
+                "branch_id": r.branch_id,
+                "name": branch.name if branch else r.branch_id,
+                "court": branch.court if branch else None,
+                "members": _members(branch, p),
+                "registered": branch is not None,
+                "score": scores[r.branch_id][dimension],
+                "scores": scores[r.branch_id],
+            }
+        )
+    head = {
+        "period": period,
+        "dimension": dimension,
+        "court": court,
+        "rulebook_version": rulebook.version,
+        "tie_rule": TIE_RULE,
+        "data_as_of": max(times) if times else None,
+        "total_branches": len(scores),
+    }
+    values = {r.branch_id: r.value for r in ranked}
+    return FullRanking(head, out, [orjson.dumps(row) for row in out], values)
 
 
 @dataclass(frozen=True)
-class _Cached:
-    version: tuple
-    built_at: float
-    ranking: Ranking
-    body: bytes  # the ranking as JSON, serialised once for every reader of it
+class RankingQuery:
+    """The query parameters the ranking and its stream share."""
+
+    period: Period
+    dimension: Dimension = "total"
+    court: Court = None
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50
+    include_unregistered: IncludeUnregistered = False
 
 
 class RankingCache:
-    """Rankings shared by every request of this process: one is rebuilt only when its period's
-    scores or the registry changed, and at most every `min_age_s` while scores keep moving
-    (10,000 branches take tens of milliseconds to rank; a hundred readers must not each pay)."""
+    """Rankings shared by every request of this process, computed off the event loop. Keyed by the
+    normalised query (period, dimension, court, include_unregistered: never `limit`, which only
+    slices), least-recently-used, each rebuilt only when its period's scores, the registry or the
+    generation changed, and at most every `min_age_s` while scores keep moving."""
 
-    def __init__(self, min_age_s: float = 0.1, max_entries: int = 256):
-        self._min_age_s, self._max_entries = min_age_s, max_entries
-        self._entries: dict[tuple, _Cached] = {}
+    def __init__(self, computed: Computed[FullRanking], memo: ScoreMemo | None = None):
+        self._computed = computed
+        self._memo = memo or ScoreMemo()
 
-    async def get(self, model: MongoReadModel, rulebook: Rulebook, q: "RankingQuery") -> Ranking:
-        return (await self._get(model, rulebook, q)).ranking
+    async def full(self, model: MongoReadModel, q: RankingQuery) -> FullRanking:
+        registry = await model.branches()
+        members = await model.court_branches(q.court) if q.court else None
+        view = model.view()  # points and rulebook from one generation, taken once
+        version = model.version(q.period, view)
 
-    async def json(self, model: MongoReadModel, rulebook: Rulebook, q: "RankingQuery") -> bytes:
-        return (await self._get(model, rulebook, q)).body
+        def snapshot() -> Callable[[], FullRanking]:
+            rows, rulebook = view.rows(q.period, members), model.rulebook(view)
+            return lambda: compute_ranking(
+                rows, registry, rulebook, q.period, q.dimension, q.court, q.include_unregistered, self._memo
+            )
 
-    async def _get(self, model: MongoReadModel, rulebook: Rulebook, q: "RankingQuery") -> _Cached:
-        key = (q.period, q.dimension, q.court, q.limit)
-        version, now = model.version(q.period), time.monotonic()
-        hit = self._entries.get(key)
-        if hit and (hit.version == version or now - hit.built_at < self._min_age_s):
-            return hit
-        ranking = await build_ranking(model, rulebook, q.period, q.dimension, q.court, q.limit)
-        if len(self._entries) >= self._max_entries:  # any valid query may be asked: bound it
-            self._entries.pop(next(iter(self._entries)))
-        entry = self._entries[key] = _Cached(version, now, ranking, ranking.model_dump_json().encode())
-        return entry
+        key = (q.period, q.dimension, q.court, q.include_unregistered)
+        return await self._computed.get(key, version, snapshot)
+
+    async def json(self, model: MongoReadModel, q: RankingQuery) -> bytes:
+        return (await self.full(model, q)).body(q.limit)
 
 
-async def _changes(
-    request: Request, period: str, dimension: Dimension, court: str | None, limit: int
-) -> AsyncIterator[str]:
-    """A snapshot, then only the rows that changed (or left the list), as Server-Sent Events."""
+class StreamSlots:
+    """Counts each token's open ranking streams (one API process)."""
+
+    def __init__(self, per_token: int = STREAMS_PER_TOKEN):
+        self.per_token = per_token
+        self._open: dict[str, int] = {}
+
+    def take(self, holder: str) -> None:
+        if self._open.get(holder, 0) >= self.per_token:
+            raise Problem(
+                429,
+                "Too Many Requests",
+                f"this token already holds {self.per_token} ranking streams, the most one token may hold "
+                "at once: close one first",
+                headers={"Retry-After": "30"},
+            )
+        self._open[holder] = self._open.get(holder, 0) + 1
+
+    def give_back(self, holder: str) -> None:
+        left = self._open.get(holder, 0) - 1
+        if left > 0:
+            self._open[holder] = left
+        else:
+            self._open.pop(holder, None)
+
+
+class _SlotStream(StreamingResponse):
+    """A stream that gives its slot back however it ends (finished, client gone, or error)."""
+
+    def __init__(self, content: AsyncIterator[str], release: Callable[[], None], **kwargs: Any):
+        super().__init__(content, **kwargs)
+        self._release = release
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
+
+
+async def _changes(request: Request, q: RankingQuery, lifetime_s: float) -> AsyncIterator[str]:
+    """A snapshot, then only the rows that changed (or left the list), as Server-Sent Events;
+    after `lifetime_s` an `end` event, and the stream closes (clients reconnect)."""
     sent: dict[str, dict] = {}
     first, quiet_s = True, 0.0
+    loop = asyncio.get_running_loop()
+    ends_at = loop.time() + lifetime_s
     while not await request.is_disconnected():
-        ranking = await request.app.state.rankings.get(
-            request.app.state.read_model,
-            request.app.state.rulebook,
-            RankingQuery(period, dimension, court, limit),
-        )
-        now = {r.branch_id: r.model_dump() for r in ranking.rows}
+        if loop.time() >= ends_at:
+            reason = f"streams last at most {lifetime_s:g} s: reconnect for a fresh snapshot"
+            yield f"event: end\ndata: {json.dumps({'reason': reason})}\n\n"
+            return
+        ranking = await request.app.state.rankings.full(request.app.state.read_model, q)
+        now = {r["branch_id"]: r for r in ranking.rows[: q.limit]}
         changed = [row for b, row in now.items() if sent.get(b) != row]
         removed = [b for b in sent if b not in now]
         if first or changed or removed:
+            as_of = ranking.head["data_as_of"]
             body = {
-                "data_as_of": ranking.data_as_of.isoformat() if ranking.data_as_of else None,
+                "data_as_of": as_of.isoformat() if as_of else None,
                 "rulebook_version": ranking.rulebook_version,
                 "rows": changed,
                 "removed": removed,
@@ -187,16 +278,6 @@ async def _changes(
         quiet_s += STREAM_EVERY_S
 
 
-@dataclass(frozen=True)
-class RankingQuery:
-    """The query parameters the ranking and its stream share."""
-
-    period: Period
-    dimension: Dimension = "total"
-    court: Court = None
-    limit: Annotated[int, Query(ge=1, le=1000)] = 50
-
-
 def rankings_router() -> APIRouter:
     router = APIRouter(tags=["rankings"], route_class=AuthFirstRoute)
 
@@ -204,20 +285,28 @@ def rankings_router() -> APIRouter:
     async def rankings(request: Request, _: Reader, q: Annotated[RankingQuery, Depends()]) -> Response:
         # The cached JSON as is: re-validating and serialising 50 rows per request would cost
         # more than everything else a cached ranking needs.
-        body = await request.app.state.rankings.json(
-            request.app.state.read_model, request.app.state.rulebook, q
-        )
+        body = await request.app.state.rankings.json(request.app.state.read_model, q)
         return Response(body, media_type="application/json")
 
     @router.get(
         "/v1/rankings/stream",
         summary="Server-Sent Events: a snapshot, then the rows that change as scores move",
+        description=(
+            f"At most {STREAMS_PER_TOKEN} streams per token at once (more: 429); a stream lasts at "
+            f"most {STREAM_LIFETIME_S:g} s, then ends with an `end` event (reconnect)."
+        ),
         response_class=StreamingResponse,
-        responses={200: {"content": {"text/event-stream": {}}}},
+        responses={
+            200: {"content": {"text/event-stream": {}}},
+            **problem_responses({429: "the token holds too many ranking streams already"}),
+        },
     )
-    async def stream(request: Request, _: Reader, q: Annotated[RankingQuery, Depends()]) -> StreamingResponse:
-        return StreamingResponse(
-            _changes(request, q.period, q.dimension, q.court, q.limit),
+    async def stream(request: Request, who: Reader, q: Annotated[RankingQuery, Depends()]) -> Response:
+        slots: StreamSlots = request.app.state.stream_slots
+        slots.take(who.sha256)
+        return _SlotStream(
+            _changes(request, q, request.app.state.stream_lifetime_s),
+            lambda: slots.give_back(who.sha256),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )

@@ -3,13 +3,25 @@
 import asyncio
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.scoring.api.score_view import BranchPeriod, FeedFollower
+from services.scoring.api.score_view import BranchPeriod, FeedFollower, ScoreView
+from services.scoring.core.rulebook import Rulebook
 
 BRANCHES = "branches"
+
+
+@dataclass(frozen=True)
+class Unregistered:
+    """A branch id that has scores but no registration: for admins to register or void."""
+
+    branch_id: str
+    years: list[str]
+    streams: list[str]
+    last_event_time: datetime | None
 
 
 @dataclass(frozen=True)
@@ -50,10 +62,39 @@ class MongoReadModel:
         """Every branch with scores in `period`, as of the last record of the score feed."""
         return self._follower.view.period(period)
 
-    def version(self, period: str) -> tuple[int, int, int]:
+    def view(self) -> ScoreView:
+        """The live generation's view: take it once per request, and read points and rulebook from it."""
+        return self._follower.view
+
+    def rulebook(self, view: ScoreView) -> Rulebook:
+        """The rulebook `view`'s generation is scored under."""
+        return view.rulebook or self._follower.default_rulebook
+
+    def version(self, period: str, view: ScoreView | None = None) -> tuple[int, int, int]:
         """Changes when anything a ranking of `period` reads changes: what caches key on."""
-        view = self._follower.view
+        view = view or self._follower.view
         return view.generation, view.versions.get(period, 0), self._registry_version
+
+    def unregistered(self, registry: dict[str, Branch]) -> list[Unregistered]:
+        """Branch ids with scores in the live generation that nobody registered."""
+        seen = self._follower.view.seen
+        found = []
+        for branch_id in sorted(seen.keys() - registry.keys()):
+            ledgers = seen[branch_id]
+            times = [t for t in ledgers.values() if t is not None]
+            found.append(
+                Unregistered(
+                    branch_id,
+                    sorted({year for _, year in ledgers}),
+                    sorted({stream for stream, _ in ledgers}),
+                    max(times) if times else None,
+                )
+            )
+        return found
+
+    def unregistered_count(self) -> int:
+        """How many branch ids have scores and no registration (the registry as last read)."""
+        return len(self._follower.view.seen.keys() - (self._registry or {}).keys())
 
     async def period_docs(self, periods: list[str], branch_id: str | None = None) -> list[dict[str, Any]]:
         """The per-stream score rows of some periods (all branches, or one)."""

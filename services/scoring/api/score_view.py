@@ -16,7 +16,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from services.scoring.core.rulebook import DIMENSIONS
+from services.scoring.core.rulebook import DIMENSIONS, Rulebook
+from services.scoring.generations import Generation
+from services.scoring.rulebooks import parse_rulebook_text
 from services.scoring.score_feed import SCORE_FEED_CONFIG, decode
 from services.scoring.store import period_rows
 from shared.contracts import Stream
@@ -57,13 +59,23 @@ def _slim(record: dict[str, Any], raw: bytes) -> _Ledger:
     return _Ledger(record["offset"], record["last_event_time"], periods, raw)
 
 
-class ScoreView:
-    """Ledger summaries of one generation and the per-period branch rows derived from them."""
+Counts = dict[str, dict[str, int]]  # month -> kind -> records
 
-    def __init__(self, generation: int):
+
+class ScoreView:
+    """Ledger summaries of one generation, the per-period branch rows derived from them, and the
+    rulebook the generation is scored under (points and weights always come from one view).
+
+    Readers off the event loop work on snapshots (`rows`, `training`, `ledgers`): shallow copies
+    taken on the loop, whose values are replaced, never changed in place, when a summary arrives."""
+
+    def __init__(self, generation: int, rulebook: Rulebook | None = None):
         self.generation = generation
+        self.rulebook = rulebook
         self._ledgers: dict[str, _Ledger] = {}
         self._periods: dict[str, dict[str, BranchPeriod]] = {}
+        self._training: dict[str, dict[str, Counts]] = {}  # year -> branch -> training counts
+        self.seen: dict[str, dict[tuple[str, str], datetime | None]] = {}  # branch -> (stream, year) -> last
         self.versions: dict[str, int] = {}  # period -> changes so far: what caches key on
 
     def apply(self, raw: bytes) -> None:
@@ -73,6 +85,14 @@ class ScoreView:
         if old is not None and old.offset >= record["offset"]:
             return
         new = self._ledgers[record["_id"]] = _slim(record, raw)
+        branch, stream, year = record["branch_id"], record["stream"], record["year"]
+        self.seen[branch] = {**self.seen.get(branch, {}), (stream, year): new.last_event_time}
+        if stream == "training":  # what compliance reads, kept ready: month -> kind -> records
+            self._training.setdefault(year, {})[branch] = {
+                p: {k: t["count"] for k, t in score["kinds"].items()}
+                for p, score in record["scores"].items()
+                if len(p) == 7
+            }
         for period in set(new.periods) | (set(old.periods) if old else set()):
             self._rebuild(period, record["branch_id"], record["year"])
             self.versions[period] = self.versions.get(period, 0) + 1
@@ -105,6 +125,21 @@ class ScoreView:
     def period(self, period: str) -> dict[str, BranchPeriod]:
         return self._periods.get(period, {})
 
+    def rows(self, period: str, branches: list[str] | None = None) -> dict[str, BranchPeriod]:
+        """A snapshot of a period's rows (of some branches only, if given)."""
+        rows = self._periods.get(period, {})
+        if branches is None:
+            return dict(rows)
+        return {b: row for b in branches if (row := rows.get(b)) is not None}
+
+    def training(self, year: str) -> dict[str, Counts]:
+        """A snapshot: branch -> month -> kind -> training records of the year."""
+        return dict(self._training.get(year, {}))
+
+    def ledgers(self) -> list[_Ledger]:
+        """A snapshot of every ledger summary, for period_rows off the loop."""
+        return list(self._ledgers.values())
+
     def period_docs(self, periods: list[str], branch_id: str | None = None) -> list[dict[str, Any]]:
         """One row per (branch, stream, period) asked for, as the worker derived it."""
         wanted = set(periods)
@@ -124,13 +159,16 @@ class FeedFollower:
         self,
         kafka: KafkaSettings,
         topic: str,
-        live_generation: Callable[[], Awaitable[int]],
+        live_generation: Callable[[], Awaitable[Generation]],
+        rulebook: Rulebook,
         check_generation_s: float = 1.0,
     ):
         self._kafka, self._topic = kafka, topic
         self._live_generation = live_generation
         self._check_s = check_generation_s
-        self.view = ScoreView(0)
+        self.default_rulebook = rulebook  # for a generation whose pointer carries no rulebook
+        self._parsed: tuple[str, Rulebook] | None = None
+        self.view = ScoreView(0, rulebook)
         self.caught_up = False  # has read everything the feed held when it (re)started
 
     async def check(self) -> str | None:
@@ -165,9 +203,18 @@ class FeedFollower:
         finally:
             await consumer.stop()
 
-    async def _read(self, consumer: AIOKafkaConsumer, tps: list[TopicPartition], generation: int) -> None:
-        """Build a view of `generation` from the beginning; return when the live generation moves."""
-        view, prefix = ScoreView(generation), f"g{generation}|".encode()
+    def rulebook_of(self, generation: Generation) -> Rulebook:
+        """The rulebook a generation was scored under (the file's, if its pointer names none)."""
+        if generation.rulebook_toml is None:
+            return self.default_rulebook
+        if self._parsed is None or self._parsed[0] != generation.rulebook_toml:
+            self._parsed = (generation.rulebook_toml, parse_rulebook_text(generation.rulebook_toml))
+        return self._parsed[1]
+
+    async def _read(self, consumer: AIOKafkaConsumer, tps: list[TopicPartition], live: Generation) -> None:
+        """Build a view of `live` from the beginning; return when the live generation moves."""
+        generation = live.number
+        view, prefix = ScoreView(generation, self.rulebook_of(live)), f"g{generation}|".encode()
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)
         loop = asyncio.get_running_loop()
@@ -187,10 +234,10 @@ class FeedFollower:
                     log.warning("score view of generation %d: %d ledgers", generation, len(view))
             if loop.time() >= next_check:
                 next_check = loop.time() + self._check_s
-                if await self._generation_or(generation) != generation:
+                if await self._generation_or(live) != live:
                     return
 
-    async def _generation_or(self, current: int) -> int:
+    async def _generation_or(self, current: Generation) -> Generation:
         try:
             return await self._live_generation()
         except Exception:  # MongoDB is away: keep following the generation we know

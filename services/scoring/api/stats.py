@@ -1,14 +1,18 @@
 """GET /v1/stats: totals per stream and kind over a range of months (the article's kind of figures)."""
 
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
-from services.scoring.api.rankings import Court
+from services.scoring.api.computed import Computed
+from services.scoring.api.rankings import Court, IncludeUnregistered
 from services.scoring.api.read_model import MongoReadModel
 from services.scoring.core.rulebook import kind_label
+from services.scoring.score_feed import decode
+from services.scoring.store import period_rows
 from shared.auth import AuthFirstRoute, Reader
 from shared.problems import Problem
 
@@ -45,6 +49,32 @@ def month_range(first: str, last: str) -> list[str]:
     return months
 
 
+def compute_stats(ledgers: list, months: list[str], branches: set[str] | None) -> dict:
+    """Totals over the ledgers' months (of `branches` only, unless None). Runs off the event loop."""
+    wanted = set(months)
+    chosen = (x for x in ledgers if wanted & x.periods.keys())
+    docs = period_rows((decode(x.raw) for x in chosen), wanted)
+    if branches is not None:
+        docs = [d for d in docs if d["branch_id"] in branches]
+    tallies: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(lambda: [0, 0.0]))
+    for doc in docs:
+        for kind, t in doc["kinds"].items():
+            tallies[doc["stream"]][kind][0] += t["count"]
+            tallies[doc["stream"]][kind][1] += t["hours"]
+    streams = {
+        stream: StreamTotal(
+            records=int(sum(c for c, _ in kinds.values())),
+            hours=round(sum(h for _, h in kinds.values()), 2),
+            kinds={
+                k: KindTotal(label=kind_label(k), count=int(c), hours=round(h, 2))
+                for k, (c, h) in sorted(kinds.items())
+            },
+        )
+        for stream, kinds in sorted(tallies.items())
+    }
+    return {"branches": len({d["branch_id"] for d in docs}), "streams": streams}
+
+
 def stats_router() -> APIRouter:
     router = APIRouter(tags=["stats"], route_class=AuthFirstRoute)
 
@@ -55,6 +85,7 @@ def stats_router() -> APIRouter:
         from_month: Annotated[str, Query(alias="from", pattern=MONTH, examples=["2022-01"])],
         to_month: Annotated[str, Query(alias="to", pattern=MONTH, examples=["2022-08"])],
         court: Court = None,
+        include_unregistered: IncludeUnregistered = False,
     ) -> Stats:
         if from_month > to_month:
             raise Problem(422, "Unprocessable Content", "from must not be after to")
@@ -62,32 +93,22 @@ def stats_router() -> APIRouter:
         if len(months) > MAX_MONTHS:
             raise Problem(422, "Unprocessable Content", f"at most {MAX_MONTHS} months at once")
         model: MongoReadModel = request.app.state.read_model
-        docs = await model.period_docs(months)
+        registry = await model.branches()
         if court:
-            members = {b.branch_id for b in (await model.branches()).values() if b.court == court}
-            docs = [d for d in docs if d["branch_id"] in members]
-        tallies: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(lambda: [0, 0.0]))
-        for doc in docs:
-            for kind, t in doc["kinds"].items():
-                tallies[doc["stream"]][kind][0] += t["count"]
-                tallies[doc["stream"]][kind][1] += t["hours"]
-        streams = {
-            stream: StreamTotal(
-                records=int(sum(c for c, _ in kinds.values())),
-                hours=round(sum(h for _, h in kinds.values()), 2),
-                kinds={
-                    k: KindTotal(label=kind_label(k), count=int(c), hours=round(h, 2))
-                    for k, (c, h) in sorted(kinds.items())
-                },
-            )
-            for stream, kinds in sorted(tallies.items())
-        }
-        return Stats(
-            from_month=from_month,
-            to_month=to_month,
-            court=court,
-            branches=len({d["branch_id"] for d in docs}),
-            streams=streams,
-        )
+            branches: set[str] | None = set(await model.court_branches(court))
+        else:
+            branches = None if include_unregistered else set(registry)
+        view = model.view()
+        generation, _period, registry_version = model.version(months[0], view)
+        version = (generation, tuple(view.versions.get(m, 0) for m in months), registry_version)
+
+        def snapshot() -> Callable[[], dict]:
+            ledgers = view.ledgers()
+            return lambda: compute_stats(ledgers, months, branches)
+
+        computed: Computed[dict] = request.app.state.computed_stats
+        key = (from_month, to_month, court, include_unregistered)
+        found = await computed.get(key, version, snapshot)
+        return Stats(from_month=from_month, to_month=to_month, court=court, **found)
 
     return router

@@ -33,6 +33,61 @@ def windows(period: str, unit: str) -> list[str]:
     return seen
 
 
+@dataclass(frozen=True)
+class Window:
+    """One required kind in one window, as every branch is judged on it (see `plan`)."""
+
+    kind: str
+    window: str
+    months: tuple[str, ...]
+    per_member: bool  # the yearly pledge is needed from every member; the rest once per window
+    still_open: bool  # today is in the window or before it: not done is due, not overdue
+
+
+def plan(period: str, cadence: dict[str, str], today_month: str) -> list[Window]:
+    """The windows `check` judges in `period`: the same for every branch, so worked out once."""
+    return [
+        Window(
+            kind,
+            window,
+            tuple(months_in(window)),
+            kind == "integrity_pledge",
+            months_in(window)[-1] >= today_month,
+        )
+        for kind, unit in cadence.items()
+        for window in windows(year_of(period) if unit == "year" else period, unit)
+    ]
+
+
+def done_counts(counts: dict[str, dict[str, int]], windows_: list[Window]) -> tuple[int, ...]:
+    """Records of each window's kind within it. `counts` maps month -> kind -> records."""
+    return tuple(sum(counts.get(m, {}).get(w.kind, 0) for m in w.months) for w in windows_)
+
+
+def judge(w: Window, done: int, members: int) -> Item:
+    needed = max(members, 1) if w.per_member else 1
+    status = "done" if done >= needed else "due" if w.still_open else "overdue"
+    return Item(w.kind, w.window, needed, done, status)
+
+
+def tally(windows_: list[Window], dones: tuple[int, ...], members: int) -> tuple[str, float, float]:
+    """What `overall` says of the judged windows (the worst colour, the share done) and the share
+    done of those closed (done or overdue), without building the items."""
+    done = due = overdue = 0
+    for w, n in zip(windows_, dones, strict=True):
+        if n >= (max(members, 1) if w.per_member else 1):
+            done += 1
+        elif w.still_open:
+            due += 1
+        else:
+            overdue += 1
+    if not windows_:
+        return "green", 1.0, 1.0
+    worst = "overdue" if overdue else "due" if due else "done"
+    closed = done + overdue
+    return COLOURS[worst], done / len(windows_), done / closed if closed else 1.0
+
+
 def check(
     counts: dict[str, dict[str, int]], period: str, cadence: dict[str, str], members: int, today_month: str
 ) -> list[Item]:
@@ -42,18 +97,8 @@ def check(
     `counts` maps month -> kind -> records. The yearly pledge is needed from every member; the
     rest once per window by the branch.
     """
-    items = []
-    for kind, unit in cadence.items():
-        needed = max(members, 1) if kind == "integrity_pledge" else 1
-        for window in windows(year_of(period) if unit == "year" else period, unit):
-            months = months_in(window)
-            done = sum(counts.get(m, {}).get(kind, 0) for m in months)
-            if done >= needed:
-                status = "done"
-            else:
-                status = "due" if months[-1] >= today_month else "overdue"
-            items.append(Item(kind, window, needed, done, status))
-    return items
+    windows_ = plan(period, cadence, today_month)
+    return [judge(w, done, members) for w, done in zip(windows_, done_counts(counts, windows_), strict=True)]
 
 
 def overall(items: list[Item]) -> tuple[str, float]:
