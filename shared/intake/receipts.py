@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, ParamSpec, Protocol, TypeVar
 
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import AutoReconnect, BulkWriteError
+from pymongo.errors import AutoReconnect, BulkWriteError, ConnectionFailure, PyMongoError
 
 DUPLICATE_KEY = 11000
 P = ParamSpec("P")
@@ -128,23 +128,41 @@ async def _insert_new(collection: AsyncCollection, docs: list[dict]) -> set[int]
     return set()
 
 
+def outage(err: Exception) -> bool:
+    """True when the database or the way to it failed, rather than anything in the documents."""
+    return isinstance(err, ConnectionFailure) or (isinstance(err, PyMongoError) and err.timeout)
+
+
+def _settle(future: asyncio.Future[set[int]], result: set[int] | BaseException) -> None:
+    if future.done():  # its request was cancelled (the client went away): nobody is waiting
+        return
+    if isinstance(result, BaseException):
+        future.set_exception(result)
+    else:
+        future.set_result(result)
+
+
 class GroupInsert:
     """Inserts from concurrent requests into one collection, sent as one command: while one
     insert is in flight the next ones gather, so 64 clients posting single records cost a few
-    commands (and SQLite transactions, under FerretDB) instead of 64."""
+    commands (and SQLite transactions, under FerretDB) instead of 64.
+
+    One request's documents must not fail the others: when the group's command fails for
+    anything but an outage (a value BSON cannot encode, a document over the size limit, a write
+    error), each request's documents are inserted again on their own and each gets its own outcome.
+    """
 
     def __init__(self, collection: AsyncCollection):
         self._collection = collection
         self._waiting: list[tuple[list[dict], asyncio.Future[set[int]]]] = []
-        self._sending = False
+        self._sending: asyncio.Task[None] | None = None
 
     async def insert(self, docs: list[dict]) -> set[int]:
         """Insert what is new; return the indexes (in `docs`) whose _id was already taken."""
         future: asyncio.Future[set[int]] = asyncio.get_running_loop().create_future()
         self._waiting.append((docs, future))
-        if not self._sending:
-            self._sending = True
-            asyncio.create_task(self._send())  # noqa: RUF006 (it runs until the queue is empty)
+        if self._sending is None:  # held here too: the loop keeps only a weak reference to a task
+            self._sending = asyncio.create_task(self._send())  # it runs until the queue is empty
         return await future
 
     async def _send(self) -> None:
@@ -153,16 +171,28 @@ class GroupInsert:
                 group, self._waiting = self._waiting, []
                 try:
                     taken = await _insert_new(self._collection, [d for docs, _ in group for d in docs])
-                except Exception as err:  # every request of the group learns of it
-                    for _, future in group:
-                        future.set_exception(err)
+                except Exception as err:
+                    if len(group) == 1 or outage(err):  # an outage is everyone's: each retries
+                        for _, future in group:
+                            _settle(future, err)
+                    else:
+                        await self._each_alone(group)
                     continue
                 start = 0
                 for docs, future in group:
-                    future.set_result({i - start for i in taken if start <= i < start + len(docs)})
+                    _settle(future, {i - start for i in taken if start <= i < start + len(docs)})
                     start += len(docs)
         finally:
-            self._sending = False
+            self._sending = None
+
+    async def _each_alone(self, group: list[tuple[list[dict], asyncio.Future[set[int]]]]) -> None:
+        """Insert each request's documents as a command of its own (a document the failed group
+        command did store is found taken, with its own content, like any retry's)."""
+        results = await asyncio.gather(
+            *(_insert_new(self._collection, docs) for docs, _ in group), return_exceptions=True
+        )
+        for (_, future), result in zip(group, results, strict=True):
+            _settle(future, result)
 
 
 class MemoryReceiptStore:
