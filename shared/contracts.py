@@ -6,9 +6,10 @@ the scoring worker go through this one module, so the contract cannot drift betw
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, Strict, ValidationError
 
@@ -21,6 +22,9 @@ CONTENT_TYPE = "application/cloudevents+json"
 # Ids travel in URLs, Kafka keys and MongoDB documents: a narrow alphabet keeps every one of
 # those safe (no '$', '.', '/', spaces or control characters).
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_:\-]{0,127}$"
+# Ids the intake derives itself (a record sent without an id, a void) start with this; a sender's
+# id may not, so no sender can take the id a later void or content-derived record will need.
+RESERVED_ID_PREFIX = "sys-"
 Id = Annotated[str, Field(pattern=ID_PATTERN, examples=["branch-zy-civil-1"])]
 # Text for people carries no control characters (a NUL cuts strings short in C tools and log
 # viewers, an ESC drives terminals) and no bidirectional overrides (they make a name on the board
@@ -170,7 +174,32 @@ BranchId = Annotated[
     ),
 ]
 Time = Annotated[AwareDatetime, Field(examples=["2022-03-12T09:00:00+08:00"])]
-_WHEN = "with its UTC offset (e.g. +08:00), at most 5 minutes ahead; it decides the month, quarter and year"
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """The times a record may carry: from `earliest` to the receiver's clock plus `ahead`."""
+
+    earliest: datetime  # aware
+    ahead: timedelta
+
+    def describe(self) -> str:
+        seconds = int(self.ahead.total_seconds())
+        minutes, rest = divmod(seconds, 60)
+        ahead = f"{minutes} minute{'s' * (minutes != 1)}" if not rest else f"{seconds} seconds"
+        return f"{self.earliest.isoformat()} .. now + {ahead}"
+
+
+# Far enough back for any record the assessment scores, and far from the ends of the datetime
+# range (year 1 at +14:00 has no UTC equivalent: periods and BSON overflow on it); the margin
+# ahead allows for senders' clock skew. Configurable: shared/settings.py, TimeWindowSettings.
+DEFAULT_TIME_WINDOW = TimeWindow(
+    earliest=datetime(1990, 1, 1, tzinfo=ZoneInfo("Asia/Shanghai")), ahead=timedelta(minutes=10)
+)
+_WHEN = (
+    f"with its UTC offset (e.g. +08:00), within {DEFAULT_TIME_WINDOW.describe()} (the service's clock; "
+    "configurable); it decides the month, quarter and year"
+)
 
 
 class Enterprise(Contract):
@@ -269,7 +298,9 @@ class RecordVoided(Contract):
 
     event_id: Id = Field(description="The id of the record that stops counting.", examples=["hr-sys-000123"])
     branch_id: BranchId
-    record_occurred_at: Time = Field(description="The voided record's own time (its period).")
+    record_occurred_at: Time = Field(
+        description=f"The voided record's own time (its period), within {DEFAULT_TIME_WINDOW.describe()}."
+    )
     reason: Reason = Field(description="Why the record is voided.", examples=["entered twice by mistake"])
 
     @property
@@ -334,6 +365,19 @@ class CloudEvent(BaseModel):
 
 class ContractError(ValueError):
     """A record that breaks the contract; the message is the reason given to the sender."""
+
+
+def check_time_window(payload: Payload, now: datetime, window: TimeWindow = DEFAULT_TIME_WINDOW) -> None:
+    """Raise ContractError naming the field when the payload's time lies outside the window."""
+    name, value = type(payload).time_field, payload.occurred_at
+    try:
+        # Aware datetimes compare by their difference, without converting either one to UTC, so
+        # even year 1 at +14:00 or year 9999 at -14:00 (neither has a UTC equivalent) compares.
+        inside = window.earliest <= value <= now + window.ahead
+    except OverflowError:  # a bound itself out of range: nothing can be placed in the window
+        inside = False
+    if not inside:
+        raise ContractError(f"{name}: {value.isoformat()} is outside the accepted window {window.describe()}")
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,11 @@
 """Settings pieces the services compose; each service's own class inherits the ones it needs."""
 
-from pydantic import Field
+from datetime import timedelta
+
+from pydantic import AwareDatetime, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.contracts import DEFAULT_TIME_WINDOW, TimeWindow
 
 
 class KafkaSettings(BaseSettings):
@@ -31,3 +35,16 @@ class HttpSettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+
+
+class TimeWindowSettings(BaseSettings):
+    """The window every record's time must lie in; read from TIME_WINDOW_* (intake and worker alike)."""
+
+    model_config = SettingsConfigDict(env_prefix="TIME_WINDOW_", extra="ignore")
+
+    earliest: AwareDatetime = DEFAULT_TIME_WINDOW.earliest
+    # Bounded: a margin of years would let records into periods nobody has reached yet.
+    ahead_s: float = Field(default=DEFAULT_TIME_WINDOW.ahead.total_seconds(), ge=0, le=366 * 86_400)
+
+    def window(self) -> TimeWindow:
+        return TimeWindow(self.earliest, timedelta(seconds=self.ahead_s))

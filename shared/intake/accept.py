@@ -3,18 +3,29 @@
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Protocol
 
 import orjson
 from pymongo.errors import PyMongoError
 
-from shared.contracts import TOPICS, Payload, RecordVoided, Stream, build_event, type_for
+from shared.contracts import (
+    DEFAULT_TIME_WINDOW,
+    RESERVED_ID_PREFIX,
+    TOPICS,
+    ContractError,
+    Payload,
+    RecordVoided,
+    Stream,
+    TimeWindow,
+    build_event,
+    check_time_window,
+    type_for,
+)
 from shared.intake import metrics
 from shared.intake.receipts import Receipt, ReceiptStore
 from shared.kafka import BrokerUnavailable
 
-MAX_CLOCK_SKEW = timedelta(minutes=5)
 CONFLICT = "this id was already used for different content"
 
 
@@ -41,22 +52,19 @@ def content_hash(payload: Payload) -> str:
 
 def derived_id(digest: str) -> str:
     """The id of a record sent without one: from its content, so an identical resend is a duplicate."""
-    return f"d-{digest[:40]}"
+    return f"{RESERVED_ID_PREFIX}d-{digest[:40]}"
 
 
 def void_id(event_id: str) -> str:
-    return f"void-{hashlib.sha256(event_id.encode()).hexdigest()[:40]}"
+    """The id of the void of `event_id`: one per record, so a repeated void is a duplicate."""
+    return f"{RESERVED_ID_PREFIX}void-{hashlib.sha256(event_id.encode()).hexdigest()[:40]}"
 
 
-def in_future(payload: Payload, event_id: str | None) -> Outcome:
-    """The 422 for a record dated too far ahead, naming the model's own time field."""
+def outside_window(payload: Payload, event_id: str | None, err: ContractError, window: TimeWindow) -> Outcome:
+    """The 422 for a record timed outside the window, naming the model's own time field."""
     name = type(payload).time_field
-    return Outcome(
-        422,
-        event_id,
-        detail=f"{name} is in the future",
-        errors=[{"field": name, "message": "must not be more than 5 minutes in the future"}],
-    )
+    message = f"must lie within {window.describe()}"
+    return Outcome(422, event_id, detail=str(err), errors=[{"field": name, "message": message}])
 
 
 def event_type_of(envelope: bytes) -> str:
@@ -86,9 +94,11 @@ class Intake:
         receipts: ReceiptStore,
         publisher: Publisher,
         clock: Callable[[], datetime],
+        window: TimeWindow = DEFAULT_TIME_WINDOW,
     ):
         self.stream, self._source = stream, source
         self._receipts, self._publisher, self._clock = receipts, publisher, clock
+        self._window = window
 
     def _key(self, event_id: str) -> str:
         return f"{self.stream.value}:{event_id}"
@@ -123,8 +133,10 @@ class Intake:
         s = Submission([None] * len(items))
         first_of: dict[str, tuple[int, str]] = {}  # key -> (index, content hash) of its first item
         for i, (payload, given_id) in enumerate(items):
-            if payload.occurred_at > now + MAX_CLOCK_SKEW:
-                s.outcomes[i] = in_future(payload, given_id)
+            try:
+                check_time_window(payload, now, self._window)
+            except ContractError as err:
+                s.outcomes[i] = outside_window(payload, given_id, err, self._window)
                 continue
             digest = content_hash(payload)
             event_id = given_id or derived_id(digest)

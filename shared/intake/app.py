@@ -23,7 +23,7 @@ from shared.kafka import KafkaPublisher, ensure_topics
 from shared.limits import BodyLimit
 from shared.metrics import instrument
 from shared.problems import install as install_problems
-from shared.settings import HttpSettings, KafkaSettings, MongoSettings
+from shared.settings import HttpSettings, KafkaSettings, MongoSettings, TimeWindowSettings
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ class IntakeSettings(HttpSettings):
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     mongo: MongoSettings = Field(default_factory=MongoSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    time_window: TimeWindowSettings = Field(default_factory=TimeWindowSettings)
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,8 @@ def create_app(
     )
     db = mongo.database(client, settings.mongo)
     receipts = MongoReceiptStore(db["intake_receipts"], db["intake_published"])
-    app.state.intake = Intake(spec.stream, spec.name, receipts, publisher, clock)
+    window = settings.time_window.window()
+    app.state.intake = Intake(spec.stream, spec.name, receipts, publisher, clock, window)
     app.state.authenticator = Authenticator(settings.auth)
     install_problems(app)
     instrument(app, spec.name)

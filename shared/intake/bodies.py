@@ -1,14 +1,26 @@
 """Request and response bodies of the intake routes, documented for the OpenAPI document."""
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 
-from shared.contracts import Contract, Id, Reason
+from shared.contracts import RESERVED_ID_PREFIX, Contract, Id, Reason
 from shared.intake.docs import VOID_EXAMPLE, batch_example, example_of
 
 MAX_BATCH = 500
 EXAMPLE_ID = "hr-sys-000123"
+RESERVED = f"Ids starting with `{RESERVED_ID_PREFIX}` are reserved for the ids the service derives."
+
+
+def _not_reserved(value: str | None) -> str | None:
+    if value is not None and value.startswith(RESERVED_ID_PREFIX):
+        reason = "reserved for the ids the service derives"
+        raise ValueError(f"must not start with {RESERVED_ID_PREFIX!r}: {reason}")
+    return value
+
+
+# The id a sender may choose: any id outside the reserved namespace.
+SenderId = Annotated[Id | None, AfterValidator(_not_reserved)]
 
 
 class Accepted(BaseModel):
@@ -57,12 +69,12 @@ def submission_model(record: type[Contract]) -> type[Contract]:
         __base__=record,
         __doc__=f"{record.__doc__} Send `id` (or the Idempotency-Key header) so a retry is recognised.",
         id=(
-            Id | None,
+            SenderId,
             Field(
                 None,
                 description="The sender's id for this record, the idempotency key: a retry with the same "
                 "id and content is acknowledged again and counted once. Without one the id is derived "
-                "from the content.",
+                f"from the content. {RESERVED}",
                 examples=[EXAMPLE_ID],
             ),
         ),

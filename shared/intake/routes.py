@@ -11,9 +11,11 @@ from shared.contracts import ID_PATTERN, Contract
 from shared.intake.accept import Intake, Outcome
 from shared.intake.bodies import (
     EXAMPLE_ID,
+    RESERVED,
     Accepted,
     BatchItemResult,
     BatchResponse,
+    SenderId,
     VoidRequest,
     batch_model,
     submission_model,
@@ -23,11 +25,11 @@ from shared.problems import Problem, field_errors, problem_responses, title_of
 
 RETRY_AFTER = {"Retry-After": "2"}
 IdempotencyKey = Annotated[
-    str | None,
+    SenderId,
     Header(
         alias="Idempotency-Key",
         pattern=ID_PATTERN,
-        description="The record's id, if not given in the body; a retry must send the same one.",
+        description=f"The record's id, if not given in the body; a retry must send the same one. {RESERVED}",
         examples=[EXAMPLE_ID],
     ),
 ]

@@ -1,7 +1,10 @@
-"""The intake use case with in-memory adapters: future times name the model's own time field,
-Kafka's answer is counted in the intake metrics, an id repeated within a batch is published once."""
+"""The intake use case with in-memory adapters: times outside the window name the model's own time
+field, derived ids live in a namespace senders cannot take, Kafka's answer is counted in the intake
+metrics, an id repeated within a batch is published once."""
 
-from datetime import UTC, datetime, timedelta
+import json
+import re
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,8 +17,15 @@ from services.training.app import create_app as training_app
 from services.volunteer.app import VolunteerSettings
 from services.volunteer.app import create_app as volunteer_app
 from shared.auth import AuthSettings, TokenEntry, token_hash
-from shared.contracts import RecordVoided, Stream, VolunteerDeployed
-from shared.intake.accept import Intake, void_id
+from shared.contracts import (
+    ID_PATTERN,
+    RESERVED_ID_PREFIX,
+    RecordVoided,
+    Stream,
+    TimeWindow,
+    VolunteerDeployed,
+)
+from shared.intake.accept import Intake, derived_id, void_id
 from shared.intake.receipts import MemoryReceiptStore
 from shared.kafka import BrokerUnavailable, failure_reason
 from tests.conftest import new_id
@@ -57,24 +67,52 @@ def tomorrow() -> str:
     return (datetime.now(UTC) + timedelta(days=1)).isoformat()
 
 
+WINDOW = "1990-01-01T00:00:00+08:00 .. now + 10 minutes"
+# Before the window, after it, and the two that have no UTC equivalent (they once answered 500).
+OUTSIDE = [
+    tomorrow(),
+    "1989-12-31T23:59:59+08:00",
+    "0001-01-01T00:00:00+14:00",
+    "9999-12-31T23:59:59-14:00",
+]
+
+
+@pytest.mark.parametrize("at", OUTSIDE)
 @pytest.mark.parametrize(("resource", "time_field"), TIME_FIELDS.items())
-def test_a_record_a_day_ahead_is_refused_naming_its_time_field(resource, time_field):
-    r = post(resource, record(resource, tomorrow()))  # refused before any receipt or publish
+def test_a_record_outside_the_window_is_refused_naming_its_time_field(resource, time_field, at):
+    r = post(resource, record(resource, at))  # refused before any receipt or publish
     assert r.status_code == 422, r.text
     assert r.headers["content-type"] == "application/problem+json"
-    assert r.json()["errors"] == [
-        {"field": time_field, "message": "must not be more than 5 minutes in the future"}
-    ]
-    assert time_field in r.json()["detail"]
+    assert r.json()["errors"] == [{"field": time_field, "message": f"must lie within {WINDOW}"}]
+    shown = datetime.fromisoformat(at).isoformat()
+    assert r.json()["detail"] == f"{time_field}: {shown} is outside the accepted window {WINDOW}"
 
 
+@pytest.mark.parametrize("at", OUTSIDE)
 @pytest.mark.parametrize(("resource", "time_field"), TIME_FIELDS.items())
-def test_a_batch_item_a_day_ahead_is_refused_naming_its_time_field(resource, time_field):
-    r = post(resource, {"items": [record(resource, tomorrow())]}, suffix=":batch")
+def test_a_batch_item_outside_the_window_is_refused_naming_its_time_field(resource, time_field, at):
+    r = post(resource, {"items": [record(resource, at)]}, suffix=":batch")
     assert r.status_code == 200, r.text
     (result,) = r.json()["results"]
     assert result["status"] == 422
     assert [e["field"] for e in result["errors"]] == [time_field]
+
+
+@pytest.mark.parametrize("resource", TIME_FIELDS)
+@pytest.mark.parametrize("reserved", ["sys-d-0123abcd", "sys-void-0123abcd", "sys-"])
+def test_a_sender_id_in_the_reserved_namespace_is_refused_in_body_header_and_batch(resource, reserved):
+    body = record(resource, NOW.isoformat())
+    message = "Value error, must not start with 'sys-': reserved for the ids the service derives"
+    r = post(resource, body | {"id": reserved})
+    assert (r.status_code, r.json()["errors"]) == (422, [{"field": "id", "message": message}]), r.text
+    client = TestClient(APPS[resource], raise_server_exceptions=False)
+    headers = {"Authorization": "Bearer w-token", "Idempotency-Key": reserved}
+    r = client.post(f"/v1/{resource}", json=body, headers=headers)
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"] == [{"field": "header.Idempotency-Key", "message": message}]
+    r = post(resource, {"items": [body | {"id": reserved}]}, suffix=":batch")
+    (result,) = r.json()["results"]
+    assert (result["status"], result["errors"]) == (422, [{"field": "id", "message": message}])
 
 
 class FakePublisher:
@@ -100,12 +138,71 @@ def deployment(at: datetime = NOW, **over) -> VolunteerDeployed:
     return VolunteerDeployed.model_validate({**data, "started_at": at, **over})
 
 
-async def test_four_minutes_ahead_passes_the_check_and_six_do_not():
+async def test_the_window_runs_from_1990_in_beijing_to_ten_minutes_ahead_of_the_clock():
+    beijing_1990 = datetime(1990, 1, 1, tzinfo=timezone(timedelta(hours=8)))
+    times = [
+        NOW + timedelta(minutes=10),
+        NOW + timedelta(minutes=10, microseconds=1),
+        beijing_1990,
+        beijing_1990 - timedelta(microseconds=1),
+    ]
     outcomes = await intake(FakePublisher(), new_id("svc")).submit_many(
-        [(deployment(NOW + timedelta(minutes=4)), "a"), (deployment(NOW + timedelta(minutes=6)), "b")]
+        [(deployment(at), f"r-{i}") for i, at in enumerate(times)]
     )
-    assert [o.status for o in outcomes] == [202, 422]
-    assert outcomes[1].errors[0]["field"] == "started_at"
+    assert [o.status for o in outcomes] == [202, 422, 202, 422]
+    assert [e["field"] for o in outcomes for e in o.errors] == ["started_at", "started_at"]
+
+
+async def test_a_configured_window_is_applied():
+    window = TimeWindow(datetime(2024, 1, 1, tzinfo=UTC), timedelta(minutes=1))
+    subject = Intake(
+        Stream.VOLUNTEER, new_id("svc"), MemoryReceiptStore(), FakePublisher(), lambda: NOW, window
+    )
+    times = [datetime(2023, 12, 31, 23, 59, tzinfo=UTC), NOW + timedelta(minutes=2), NOW]
+    outcomes = await subject.submit_many([(deployment(at), f"r-{i}") for i, at in enumerate(times)])
+    assert [o.status for o in outcomes] == [422, 422, 202]
+    assert outcomes[0].errors == [{"field": "started_at", "message": f"must lie within {window.describe()}"}]
+
+
+async def test_derived_ids_are_in_the_reserved_namespace():
+    publisher = FakePublisher()
+    subject = intake(publisher, new_id("svc"))
+    [outcome] = await subject.submit_many([(deployment(), None)])
+    assert outcome.status == 202 and outcome.event_id is not None
+    assert outcome.event_id.startswith(f"{RESERVED_ID_PREFIX}d-")
+    assert re.fullmatch(ID_PATTERN, outcome.event_id)
+    assert (await subject.void(outcome.event_id, "typo")).event_id == void_id(outcome.event_id)
+    assert void_id("r-1").startswith(f"{RESERVED_ID_PREFIX}void-") and re.fullmatch(
+        ID_PATTERN, void_id("r-1")
+    )
+    assert derived_id("ab" * 32).startswith(RESERVED_ID_PREFIX)
+
+
+@pytest.mark.parametrize("resource", TIME_FIELDS)
+def test_a_sender_cannot_take_the_id_of_a_void_and_the_void_still_works(resource):
+    # Before the reserved namespace, posting a record under `void-<sha of X>` made X's void 409.
+    client = TestClient(APPS[resource], raise_server_exceptions=False)
+    client.headers["Authorization"] = "Bearer w-token"
+    receipts, publisher = MemoryReceiptStore(), FakePublisher()
+    stream = {"deployments": Stream.VOLUNTEER, "contacts": Stream.LIAISON, "completions": Stream.TRAINING}
+    saved = APPS[resource].state.intake
+    APPS[resource].state.intake = Intake(stream[resource], "svc", receipts, publisher, lambda: NOW)
+    try:
+        x = new_id("x")
+        assert (
+            client.post(f"/v1/{resource}", json=record(resource, NOW.isoformat()) | {"id": x}).status_code
+            == 202
+        )
+        taken = client.post(
+            f"/v1/{resource}", json=record(resource, "2024-05-01T00:00:00Z") | {"id": void_id(x)}
+        )
+        assert taken.status_code == 422 and taken.json()["errors"][0]["field"] == "id"
+        void = client.post(f"/v1/{resource}/{x}:void", json={"reason": "entered twice"})
+        assert void.status_code == 202, void.text
+        assert void.json() == {"id": void_id(x), "status": "accepted", "duplicate": False}
+    finally:
+        APPS[resource].state.intake = saved
+    assert [json.loads(v)["id"] for _, _, v in publisher.sent] == [x, void_id(x)]
 
 
 async def test_a_void_of_a_record_dated_ahead_names_the_records_time():
