@@ -1,6 +1,7 @@
 """The API's score view: newest summary per ledger wins, branches add up over streams, and the
 rescore deals partitions out evenly."""
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from aiokafka import TopicPartition
@@ -81,3 +82,31 @@ def test_rescore_shares_balance_partitions_by_size():
     assert loads == [105, 110]  # greedy, largest first: as even as whole partitions allow
     assert sorted(p for share in shares for _, p, _ in share) == list(range(6))
     assert len(_shares(sizes, ends, 1)) == 1
+
+
+def test_a_view_keeps_training_counts_and_what_each_branch_has_scores_for():
+    view = ScoreView(1)
+    view.apply(summary("b1", "training", 1, 2.0, ["m1"]))
+    view.apply(summary("b1", "liaison", 1, 2.0, ["m1"], at=T2))
+    counts = view.training("2024")
+    assert counts == {"b1": {"2024-05": {"visit": 1}}}  # months only: what compliance adds up
+    view.apply(summary("b1", "training", 2, 2.0, ["m1"]))
+    assert counts["b1"] is not view.training("2024")["b1"]  # replaced, never changed in place
+    assert view.seen["b1"] == {("training", "2024"): T1, ("liaison", "2024"): T2}
+
+
+def test_a_generation_brings_its_own_rulebook_and_one_without_uses_the_file():
+    from services.scoring.api.score_view import FeedFollower
+    from services.scoring.generations import Generation
+    from services.scoring.rulebooks import load_rulebook, parse_rulebook_text, rulebook_toml
+    from shared.settings import KafkaSettings
+
+    default = load_rulebook()
+    other = replace(
+        default, version="test-2", weights={"service": 1.0, "trial": 0.0, "people": 0.0, "team": 0.0}
+    )
+    assert parse_rulebook_text(rulebook_toml(default)) == default
+    assert parse_rulebook_text(rulebook_toml(other)) == other
+    follower = FeedFollower(KafkaSettings(), "unused", lambda: None, default)  # type: ignore[arg-type,return-value]
+    assert follower.rulebook_of(Generation(1)) is default
+    assert follower.rulebook_of(Generation(2, rulebook_toml(other))) == other

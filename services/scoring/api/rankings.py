@@ -134,7 +134,8 @@ def compute_ranking(
         if seen is None or seen[0] is not p or seen[1] != members:
             seen = known[branch_id] = (p, members, per_member(p.points, members, rulebook))
         scores[branch_id] = seen[2]
-    ranked = rank({b: s[dimension] for b, s in scores.items()})
+    values = {b: s[dimension] for b, s in scores.items()}
+    ranked = rank(values, top=MAX_LIMIT)  # only these rows are ever served
     times = [t for b in scores if (t := rows[b].last_event_time)]
     out = []
     for r in ranked[:MAX_LIMIT]:
@@ -160,7 +161,6 @@ def compute_ranking(
         "data_as_of": max(times) if times else None,
         "total_branches": len(scores),
     }
-    values = {r.branch_id: r.value for r in ranked}
     return FullRanking(head, out, [orjson.dumps(row) for row in out], values)
 
 

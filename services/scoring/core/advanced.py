@@ -2,6 +2,7 @@
 branches that kept their organisational life."""
 
 import math
+from collections import Counter
 from dataclasses import dataclass
 
 from services.scoring.core.ranking import Ranked, rank
@@ -19,7 +20,7 @@ class Candidate:
 def _top(pool: list[Candidate], quota_of: int, share: float) -> list[Ranked]:
     quota = max(1, math.ceil(quota_of * share)) if quota_of else 0
     # Competition ranking: a tie at the boundary names every tied branch.
-    return [r for r in rank({c.branch_id: c.total for c in pool}) if r.rank <= quota]
+    return rank({c.branch_id: c.total for c in pool}, top=quota) if quota else []
 
 
 def select(candidates: list[Candidate], rule: AdvancedRule) -> tuple[dict[str, list[Ranked]], list[Ranked]]:
@@ -30,6 +31,6 @@ def select(candidates: list[Candidate], rule: AdvancedRule) -> tuple[dict[str, l
         by_court.setdefault(c.court, [])
     for c in eligible:
         by_court[c.court].append(c)
-    sizes = {court: sum(c.court == court for c in candidates) for court in by_court}
+    sizes = Counter(c.court for c in candidates)
     courts = {court: _top(pool, sizes[court], rule.court_share) for court, pool in sorted(by_court.items())}
     return courts, _top(eligible, len(candidates), rule.city_share)

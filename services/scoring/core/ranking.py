@@ -10,12 +10,16 @@ class Ranked:
     value: float
 
 
-def rank(values: dict[str, float]) -> list[Ranked]:
+def rank(values: dict[str, float], top: int | None = None) -> list[Ranked]:
     """Rank by value, highest first. Equal values (to 4 decimals) share a rank and the next rank
-    skips (1, 2, 2, 4); within a tie, rows are listed by branch id so the order is stable."""
+    skips (1, 2, 2, 4); within a tie, rows are listed by branch id so the order is stable.
+    With `top`, only the rows ranked `top` or better (ties at the boundary included)."""
     ordered = sorted(values.items(), key=lambda kv: (-round(kv[1], 4), kv[0]))
     out: list[Ranked] = []
     for position, (branch, value) in enumerate(ordered, start=1):
         tied = out and round(out[-1].value, 4) == round(value, 4)
-        out.append(Ranked(out[-1].rank if tied else position, branch, value))
+        ranked = out[-1].rank if tied else position
+        if top is not None and ranked > top:
+            break
+        out.append(Ranked(ranked, branch, value))
     return out
