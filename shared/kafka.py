@@ -10,7 +10,9 @@ from aiokafka.errors import (
     KafkaConnectionError,
     KafkaError,
     KafkaTimeoutError,
+    MessageSizeTooLargeError,
     NodeNotReadyError,
+    RecordTooLargeError,
     RequestTimedOutError,
     TopicAlreadyExistsError,
 )
@@ -37,6 +39,13 @@ class BrokerUnavailable(RuntimeError):
     def __init__(self, message: str, reason: str = UNREACHABLE):
         super().__init__(message)
         self.reason = reason
+
+
+class RecordTooLarge(ValueError):
+    """The broker will never take this record (over its message size): retrying cannot help."""
+
+
+_TOO_LARGE = (MessageSizeTooLargeError, RecordTooLargeError)
 
 
 def failure_reason(err: BaseException) -> str:
@@ -148,6 +157,8 @@ class KafkaPublisher:
             meta = await asyncio.wait_for(
                 producer.send_and_wait(topic, value=value, key=key, headers=headers), self._ack_timeout_s
             )
+        except _TOO_LARGE as err:
+            raise RecordTooLarge(f"{len(value)} bytes: over the broker's message size") from err
         except (KafkaError, OSError, TimeoutError) as err:
             raise BrokerUnavailable(
                 f"Kafka did not acknowledge: {type(err).__name__}", failure_reason(err)
@@ -165,11 +176,47 @@ class KafkaPublisher:
 
         try:
             metas = await asyncio.wait_for(send_all(), self._ack_timeout_s)
+        except _TOO_LARGE as err:
+            raise RecordTooLarge(f"a record of {topic} is over the broker's message size") from err
         except (KafkaError, OSError, TimeoutError) as err:
             raise BrokerUnavailable(
                 f"Kafka did not acknowledge: {type(err).__name__}", failure_reason(err)
             ) from err
         return [(m.partition, m.offset) for m in metas]
+
+    async def publish_each(
+        self, topic: str, records: list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]]
+    ) -> list[RecordTooLarge | None]:
+        """Write records (key, value, headers; in order per key) and wait for every acknowledgement;
+        each result is None, or RecordTooLarge for a record the broker will never take (the rest are
+        written). BrokerUnavailable when the broker did not acknowledge them all."""
+        producer = await self._ensure_started()
+
+        async def send_all() -> list[RecordTooLarge | None]:
+            # Appended one after another, so records of one key keep their order.
+            results: list[RecordTooLarge | None] = []
+            pending = []
+            for key, value, headers in records:
+                try:
+                    pending.append(await producer.send(topic, value=value, key=key, headers=headers))
+                    results.append(None)
+                except _TOO_LARGE:
+                    pending.append(None)
+                    results.append(RecordTooLarge(f"{len(value)} bytes: over the broker's message size"))
+            for i, future in enumerate(pending):
+                if future is not None:
+                    try:
+                        await future
+                    except _TOO_LARGE:  # the broker's own limit may be lower than the client's
+                        results[i] = RecordTooLarge(f"{len(records[i][1])} bytes: over the broker's limit")
+            return results
+
+        try:
+            return await asyncio.wait_for(send_all(), self._ack_timeout_s)
+        except (KafkaError, OSError, TimeoutError) as err:
+            raise BrokerUnavailable(
+                f"Kafka did not acknowledge: {type(err).__name__}", failure_reason(err)
+            ) from err
 
     async def check(self) -> str | None:
         """None when the broker answers a metadata request, else the reason."""

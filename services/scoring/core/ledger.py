@@ -17,6 +17,19 @@ class Ledger:
     facts: dict[str, Fact] = field(default_factory=dict)
     voided: set[str] = field(default_factory=set)
 
+    def copy(self) -> "Ledger":
+        """A copy to fold into (facts are immutable, so the containers are all that is copied)."""
+        return Ledger(dict(self.facts), set(self.voided))
+
+
+def conflicts(ledger: Ledger, item: Fact | Void) -> bool:
+    """Whether `item` reuses the id of a fact the ledger counts, with other content: the first one
+    keeps counting and the later one is refused (a resent copy is a harmless duplicate)."""
+    if isinstance(item, Void):
+        return False
+    held = ledger.facts.get(item.event_id)
+    return held is not None and bool(held.digest) and held.digest != item.digest
+
 
 def apply(ledger: Ledger, item: Fact | Void) -> Ledger:
     """Fold one event into the ledger (updated in place and returned: the caller owns it)."""
@@ -26,3 +39,17 @@ def apply(ledger: Ledger, item: Fact | Void) -> Ledger:
     elif item.event_id not in ledger.voided:
         ledger.facts.setdefault(item.event_id, item)
     return ledger
+
+
+def fold(ledger: Ledger, item: Fact | Void) -> str:
+    """Apply one event as live scoring and a rescore both do; return what it did: applied,
+    voided, duplicate (a resent copy, no change) or conflict (refused, no change)."""
+    if conflicts(ledger, item):
+        return "conflict"
+    if isinstance(item, Void):
+        apply(ledger, item)
+        return "voided"
+    # A copy of a counted fact, or a record voided before (or after) it arrived: no change.
+    unchanged = item.event_id in ledger.facts or item.event_id in ledger.voided
+    apply(ledger, item)
+    return "duplicate" if unchanged else "applied"
