@@ -17,7 +17,6 @@ from aiokafka import AIOKafkaConsumer
 from pymongo import AsyncMongoClient
 
 from services.scoring.api.score_view import ScoreView
-from services.scoring.generations import Generation
 from services.scoring.rescore import commit_offsets, end_offsets, rescore
 from services.scoring.rulebooks import load_rulebook
 from services.scoring.score_feed import feed_topic
@@ -66,9 +65,14 @@ def workers(
 
 
 async def start_group_at_end(app_id: str) -> None:
-    """Let a new worker group (generation 1) skip the log so far: it scores only what follows."""
+    """Let new workers of `app_id` skip the log so far: their router forwards (and so their
+    generation 1 scores) only what follows."""
     kafka = KafkaSettings()
-    await commit_offsets(kafka, Generation(1).group(app_id), await end_offsets(kafka))
+    await commit_offsets(kafka, f"{app_id}-router", await end_offsets(kafka))
+
+
+def stack_app_id() -> str:
+    return dev_env().get("SCORING_WORKER_APP_ID", "scoring")
 
 
 async def recompute(database: str, rulebook_path: Path | None = None) -> None:
@@ -84,6 +88,7 @@ async def recompute(database: str, rulebook_path: Path | None = None) -> None:
             rulebook,
             new_id("recompute"),
             lambda _: None,
+            routed_from=stack_app_id(),  # the stack's workers route every record of the log
         )
     finally:
         await client.close()

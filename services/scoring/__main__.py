@@ -1,7 +1,8 @@
 """Run the scoring service:
 `python -m services.scoring api`                  the leaders' API;
 `python -m services.scoring worker -l info`       the faust worker (any faust command works);
-`python -m services.scoring rescore [--rulebook]` rebuild all scores from the Kafka log."""
+`python -m services.scoring rescore [--rulebook]` rebuild all scores from the Kafka log;
+`python -m services.scoring route`                route what the input topics hold now, then exit."""
 
 import argparse
 import asyncio
@@ -58,17 +59,27 @@ def rescore(argv: list[str]) -> None:
                 settings.app_id,
                 bar.update,
                 on_total=lambda n: bar.reset(total=n),
+                window=settings.time_window.window(),
             )
         finally:
             bar.close()
             await client.close()
         print(
             f"generation {report.generation} is live: {report.records} records, {report.ledgers} ledgers "
-            f"({report.processes} processes), "
-            f"{report.skipped_invalid} invalid records skipped (they are in the dead-letter topic)"
+            f"({report.processes} processes); skipped {report.skipped_dead_lettered} records the "
+            f"dead-letter topic lists and {report.skipped_invalid} refused afresh"
         )
 
     asyncio.run(main())
+
+
+def route() -> None:
+    from services.scoring.rescore import route_everything
+    from services.scoring.worker import WorkerSettings
+
+    settings = WorkerSettings()
+    routed = asyncio.run(route_everything(settings.kafka, settings.app_id))
+    print(f"routed {routed} records onto the repartition topics of {settings.app_id}")
 
 
 def main() -> None:
@@ -77,6 +88,8 @@ def main() -> None:
         api()
     elif command == ["rescore"]:
         rescore(sys.argv[2:])
+    elif command == ["route"]:
+        route()
     else:
         worker()
 

@@ -18,13 +18,15 @@ class Generation:
     number: int
     rulebook_toml: str | None = None  # the rulebook text this generation is scored under
 
+    # "v2": ledgers hold offsets of the worker's repartition topics (routing.py), not of the input
+    # topics as before; state of the earlier layout is never mistaken for it after an upgrade.
     @property
     def ledgers(self) -> str:
-        return f"ledgers_g{self.number}"
+        return f"ledgers_v2_g{self.number}"
 
     def group(self, app_id: str) -> str:
         """The worker's consumer group: committed offsets belong to the generation they built."""
-        return f"{app_id}-g{self.number}"
+        return f"{app_id}-v2-g{self.number}"
 
 
 def _pointer(number: int, rulebook_toml: str) -> dict:

@@ -21,3 +21,19 @@ LAG = Gauge(
     "scoring_consumer_lag", "Records behind the end of each assigned partition.", ["topic", "partition"]
 )
 ASSIGNED = Gauge("scoring_assigned_partitions", "Event-topic partitions this worker owns now.")
+OVERSIZE = Counter(
+    "scoring_oversize_records_total",
+    "Records too large to carry whole (dead-lettered truncated, with their size), by topic.",
+    ["topic"],
+)
+REJECTED = Counter(
+    "scoring_records_rejected_total",
+    "Records refused for what they are (dead-lettered), by stage and reason class.",
+    ["stage", "reason"],
+)
+ROUTED = Counter(
+    "scoring_routed_total", "Input records re-keyed onto the worker's repartition topics.", ["topic"]
+)
+BATCH_FAILURES = Counter(
+    "scoring_batch_failures_total", "Batches that failed unexpectedly and were retried (a bug: read the log)."
+)

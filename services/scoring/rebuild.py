@@ -11,19 +11,21 @@ from typing import Protocol
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pymongo import AsyncMongoClient
 
-from services.scoring.core.ledger import Ledger, apply
+from services.scoring.core.ledger import Ledger, fold
 from services.scoring.core.rulebook import Rulebook
 from services.scoring.core.scores import score
+from services.scoring.delivery import Delivery
 from services.scoring.generations import Generation
 from services.scoring.score_feed import KafkaScoreFeed, feed_topic
-from services.scoring.scorer import Delivery, decode
-from services.scoring.store import LedgerKey, MongoScoreStore, ScoredLedger, StoredLedger
-from shared.contracts import ContractError
+from services.scoring.scorer import decode
+from services.scoring.store import LedgerKey, MongoScoreStore, ScoredLedger, StoredLedger, encode_ledger
+from shared.contracts import DEFAULT_TIME_WINDOW, Stream, TimeWindow
 from shared.kafka import KafkaPublisher
 from shared.settings import KafkaSettings
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 FEED_CHUNK = 2000
+DOCUMENT_MAX_BYTES = 16 * 1024 * 1024  # MongoDB's own limit: live scoring kept every ledger below it
 Progress = Callable[[int], None]
 
 
@@ -37,12 +39,17 @@ class Share:
     generation: int
     rulebook: Rulebook
     partitions: list[tuple[str, int, int]]
+    streams: dict[str, Stream]  # the repartition topics read, with their streams
+    dead_lettered: frozenset[tuple[str, int, int]]  # (topic, partition, offset) listed as dead letters
+    started: datetime  # "now" of the time window: when the rescore began
+    window: TimeWindow = DEFAULT_TIME_WINDOW
 
 
 @dataclass
 class Done:
     records: int = 0
-    skipped_invalid: int = 0
+    skipped_invalid: int = 0  # refused afresh (already dead-lettered live, or would have been)
+    skipped_dead_lettered: int = 0  # listed in the dead-letter topic: skipped without a look
     ledgers: int = 0
 
 
@@ -64,7 +71,7 @@ async def rebuild(share: Share, progress: Progress) -> Done:
     await consumer.start()
     try:
         for topic, partition, end in share.partitions:
-            building = await _fold(consumer, TopicPartition(topic, partition), end, done, progress)
+            building = await _fold(consumer, TopicPartition(topic, partition), end, share, done, progress)
             scored = [
                 ScoredLedger(
                     key,
@@ -74,7 +81,7 @@ async def rebuild(share: Share, progress: Progress) -> Done:
                 )
                 for key, state in building.items()
             ]
-            await store.insert_new(scored)
+            await store.insert_new([encode_ledger(s, DOCUMENT_MAX_BYTES) for s in scored])
             for start in range(0, len(scored), FEED_CHUNK):
                 await feed.publish(share.generation, [s.summary for s in scored[start : start + FEED_CHUNK]])
             done.ledgers += len(scored)
@@ -86,8 +93,10 @@ async def rebuild(share: Share, progress: Progress) -> Done:
 
 
 async def _fold(
-    consumer: AIOKafkaConsumer, tp: TopicPartition, end: int, done: Done, progress: Progress
+    consumer: AIOKafkaConsumer, tp: TopicPartition, end: int, share: Share, done: Done, progress: Progress
 ) -> dict[LedgerKey, _Building]:
+    """Fold one repartition partition as live scoring did: the same decode, the same fold, the
+    same order; records the dead-letter topic lists are skipped, the rest decided afresh."""
     building: dict[LedgerKey, _Building] = {}
     consumer.assign([tp])
     await consumer.seek_to_beginning(tp)
@@ -95,14 +104,24 @@ async def _fold(
         batch = await consumer.getmany(tp, timeout_ms=1000, max_records=10_000)
         messages = [m for m in batch.get(tp, []) if m.offset < end]
         for m in messages:
+            if (m.topic, m.partition, m.offset) in share.dead_lettered:
+                done.skipped_dead_lettered += 1
+                continue
             try:
-                decoded = decode(Delivery(m.topic, m.partition, m.offset, m.key, m.value))
-            except ContractError:
-                done.skipped_invalid += 1  # already in the dead-letter topic from live scoring
+                decoded = decode(
+                    Delivery(m.topic, m.partition, m.offset, m.key, m.value or b""),
+                    share.streams,
+                    share.started,
+                )
+            except Exception:  # a record's own fault, as live scoring decides (it dead-lettered it)
+                done.skipped_invalid += 1
                 continue
             state = building.setdefault(decoded.key, _Building())
-            apply(state.ledger, decoded.item)
-            state.offset, state.last_time = m.offset, max(state.last_time, decoded.event.envelope.time)
+            if fold(state.ledger, decoded.item) == "conflict":
+                done.skipped_invalid += 1
+            else:
+                state.last_time = max(state.last_time, decoded.event.envelope.time)
+            state.offset = m.offset
         done.records += len(messages)
         progress(len(messages))
     return building

@@ -14,6 +14,7 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from queue import Empty
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -21,12 +22,15 @@ from aiokafka.structs import OffsetAndMetadata
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.scoring.core.rulebook import Rulebook
+from services.scoring.dead_letters import KafkaDeadLetters, listed_dead_letters
 from services.scoring.generations import Generation, MongoGenerations
 from services.scoring.rebuild import Done, Share, rebuild, rebuild_in_child
+from services.scoring.router import Router, catch_up
+from services.scoring.routing import routed_topics
 from services.scoring.rulebooks import rulebook_toml
 from services.scoring.score_feed import SCORE_FEED_CONFIG, feed_topic
-from shared.contracts import TOPICS
-from shared.kafka import ensure_topics, partitions_of
+from shared.contracts import DEFAULT_TIME_WINDOW, TOPICS, TimeWindow
+from shared.kafka import EVENT_TOPIC_CONFIG, KafkaPublisher, ensure_topics, partitions_of
 from shared.settings import KafkaSettings
 
 Progress = Callable[[int], None]
@@ -37,13 +41,14 @@ class RescoreReport:
     generation: int
     records: int = 0
     skipped_invalid: int = 0
+    skipped_dead_lettered: int = 0
     ledgers: int = 0
     processes: int = 1
     end_offsets: dict[str, int] = field(default_factory=dict)
 
 
-async def _partitions(kafka: KafkaSettings) -> list[TopicPartition]:
-    return await partitions_of(kafka, [t.name for t in TOPICS.values()])
+async def _partitions(kafka: KafkaSettings, topics: list[str] | None = None) -> list[TopicPartition]:
+    return await partitions_of(kafka, topics or [t.name for t in TOPICS.values()])
 
 
 def _shares(sizes: dict[TopicPartition, int], ends: dict[TopicPartition, int], n: int) -> list[list]:
@@ -64,35 +69,56 @@ async def rescore(
     progress: Progress,
     on_total: Callable[[int], None] = lambda _: None,
     processes: int | None = None,
+    routed_from: str | None = None,
+    window: TimeWindow = DEFAULT_TIME_WINDOW,
 ) -> RescoreReport:
     """Build generation N+1 from the whole log, hand its offsets to its consumer group, switch.
-    The partitions are shared out among `processes` (default: one per core)."""
+    The log is the repartition topics of `routed_from` (default: `app_id`), in the order live
+    scoring read them; records the dead-letter topic lists are skipped. The partitions are
+    shared out among `processes` (default: one per core)."""
     generations = MongoGenerations(db)
     target = Generation((await generations.active()).number + 1)
     await db.drop_collection(target.ledgers)  # leftovers of an interrupted run
     await ensure_topics(kafka, [feed_topic(db.name)], SCORE_FEED_CONFIG)
+    streams = routed_topics(routed_from or app_id)
+    await ensure_topics(kafka, list(streams), EVENT_TOPIC_CONFIG)
+    await route_everything(kafka, routed_from or app_id)
     consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False)
     await consumer.start()
     try:
-        tps = await _partitions(kafka)
+        tps = await _partitions(kafka, list(streams))
         starts, ends = await consumer.beginning_offsets(tps), await consumer.end_offsets(tps)
     finally:
         await consumer.stop()
+    # Listed after the snapshot: everything the snapshot holds that live scoring refused is there.
+    dead = await listed_dead_letters(kafka, set(streams))
     sizes = {tp: ends[tp] - starts[tp] for tp in tps}
     on_total(sum(sizes.values()))
+    started = datetime.now(UTC)
     shares = [
-        Share(kafka, mongo_url, db.name, target.number, rulebook, part)
+        Share(kafka, mongo_url, db.name, target.number, rulebook, part, streams, dead, started, window)
         for part in _shares(sizes, ends, max(1, processes or os.cpu_count() or 1))
     ]
     report = RescoreReport(target.number, processes=len(shares))
     for done in await _run(shares, progress):
         report.records += done.records
         report.skipped_invalid += done.skipped_invalid
+        report.skipped_dead_lettered += done.skipped_dead_lettered
         report.ledgers += done.ledgers
     await commit_offsets(kafka, target.group(app_id), ends)
     report.end_offsets = {f"{tp.topic}[{tp.partition}]": o for tp, o in ends.items()}
     await generations.switch(target, rulebook_toml(rulebook))
     return report
+
+
+async def route_everything(kafka: KafkaSettings, app_id: str) -> int:
+    """Make sure every record the input topics hold now is on the repartition topics (the
+    workers' routers normally keep up; with no worker running, this process routes)."""
+    publisher = KafkaPublisher(kafka, client_id="scoring-rescore-router", ack_timeout_s=60)
+    try:
+        return await catch_up(Router(kafka, app_id, publisher, KafkaDeadLetters(publisher)), kafka)
+    finally:
+        await publisher.stop()
 
 
 async def _run(shares: list[Share], progress: Progress) -> list[Done]:

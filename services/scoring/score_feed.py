@@ -16,7 +16,7 @@ from shared.contracts import Topic
 from shared.kafka import KafkaPublisher
 
 SCORE_FEED = Topic(
-    "scoring.scores.v1.<database>",  # one feed per score database, as the scores it mirrors
+    "scoring.scores.v2.<database>",  # one feed per score database; v2: offsets of the routed topics
     key="g<generation>|<branch id>|<stream>|<year>",
     value="JSON: the ledger's summary (offset, rulebook version, scores per period) and its generation",
 )
@@ -51,6 +51,11 @@ class KafkaScoreFeed:
         self._publisher, self._topic = publisher, topic
 
     async def publish(self, generation: int, summaries: list[dict[str, Any]]) -> None:
-        if summaries:
-            records = [(feed_key(generation, s["_id"]), encode(generation, s)) for s in summaries]
+        await self.publish_encoded(
+            [(feed_key(generation, s["_id"]), encode(generation, s)) for s in summaries]
+        )
+
+    async def publish_encoded(self, records: list[tuple[str, bytes]]) -> None:
+        """Publish (key, value) records already encoded (and checked against the size limit)."""
+        if records:
             await self._publisher.publish_many(self._topic, records)

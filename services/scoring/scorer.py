@@ -1,4 +1,10 @@
-"""The worker's use case: decode a record, fold it into its branch's ledger, write the scores."""
+"""The worker's use case: decode records, fold each into its branch's ledger, write the scores.
+
+A record's own failure (it cannot be decoded, folded, scored or stored because of what it is)
+is its own: it goes to the dead-letter topic with the reason, and the rest of its batch is
+applied. An outage of the broker or the database is nobody's fault: it propagates, and the
+caller retries the whole batch with nothing acknowledged.
+"""
 
 import asyncio
 import time
@@ -6,29 +12,48 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
+
+from bson.raw_bson import RawBSONDocument
+from pymongo.errors import DocumentTooLarge
 
 from services.scoring import metrics
 from services.scoring.core.facts import Fact, Void, fact_of
-from services.scoring.core.ledger import Ledger, apply
+from services.scoring.core.ledger import Ledger, fold
 from services.scoring.core.rulebook import Rulebook
 from services.scoring.core.scores import score
-from services.scoring.store import LedgerKey, ScoredLedger, ScoreStore, StoredLedger
-from shared.contracts import TOPICS, ContractError, ParsedEvent, parse_event
+from services.scoring.delivery import DeadLetters, Delivery, reason_of
+from services.scoring.fault_injection import NO_FAULTS, FaultInjection
+from services.scoring.score_feed import encode, feed_key
+from services.scoring.store import (
+    LedgerKey,
+    LedgerRefused,
+    ScoredLedger,
+    ScoreStore,
+    StoredLedger,
+    encode_ledger,
+)
+from shared.contracts import (
+    DEFAULT_TIME_WINDOW,
+    ContractError,
+    ParsedEvent,
+    Stream,
+    TimeWindow,
+    check_time_window,
+    parse_event,
+)
+from shared.kafka import RecordTooLarge
 
-STREAM_OF_TOPIC = {t.name: s for s, t in TOPICS.items()}
 LOADS_IN_FLIGHT = 16
 
 
 @dataclass(frozen=True)
-class Delivery:
-    """A Kafka record as the worker received it."""
+class Limits:
+    """Sizes nothing the worker writes may exceed (a ledger past them refuses the records that
+    would grow it): MongoDB's document limit and the broker's message size, with room to spare."""
 
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes
+    document_bytes: int = 15 * 1024 * 1024
+    feed_record_bytes: int = 900_000
 
 
 @dataclass(frozen=True)
@@ -40,33 +65,43 @@ class Decoded:
     event: ParsedEvent
 
 
-def decode(d: Delivery) -> Decoded:
-    """Validate a record against the contract and its topic; raise ContractError with the reason."""
+def decode(
+    d: Delivery, streams: dict[str, Stream], now: datetime, window: TimeWindow = DEFAULT_TIME_WINDOW
+) -> Decoded:
+    """Validate a record against the contract, its topic and the time window; raise ContractError
+    with the reason."""
     event = parse_event(d.value)
-    if event.event_type.stream is not STREAM_OF_TOPIC.get(d.topic):
+    if event.event_type.stream is not streams.get(d.topic):
         raise ContractError(f"{event.envelope.type} does not belong on topic {d.topic}")
-    if d.key is None or d.key.decode(errors="replace") != event.envelope.subject:
-        raise ContractError("record key must be the branch id (the envelope's subject)")
+    check_time_window(event.payload, now, window)
     item = fact_of(event)
     return Decoded(
         LedgerKey(event.envelope.subject, event.event_type.stream.value, item.month[:4]), item, event
     )
 
 
-class DeadLetters(Protocol):
-    async def send(self, delivery: Delivery, reason: str) -> None: ...
-
-
 class ScoreFeed(Protocol):
-    async def publish(self, generation: int, summaries: list[dict[str, Any]]) -> None: ...
+    async def publish_encoded(self, records: list[tuple[str, bytes]]) -> None: ...
+
+
+@dataclass(frozen=True)
+class _Record:
+    index: int
+    delivery: Delivery
+    decoded: Decoded
 
 
 @dataclass
-class _LedgerBatch:
-    """What one batch did to one ledger."""
+class _Work:
+    """What one batch does to one ledger: its records, and the ledger with them folded in."""
 
-    stored: StoredLedger
+    key: LedgerKey
+    base: StoredLedger  # as stored before this batch
+    records: list[_Record] = field(default_factory=list)
+    result: StoredLedger | None = None
     applied: list[Decoded] = field(default_factory=list)
+    doc: RawBSONDocument | None = None  # the encoded ledger document, when it changed
+    feed: tuple[str, bytes] | None = None
 
 
 class Scorer:
@@ -80,11 +115,15 @@ class Scorer:
         rulebook: Rulebook,
         dead_letters: DeadLetters,
         clock: Callable[[], datetime],
+        streams: dict[str, Stream],
+        limits: Limits = Limits(),
+        faults: FaultInjection = NO_FAULTS,
+        window: TimeWindow = DEFAULT_TIME_WINDOW,
         cache_size: int = 20_000,
     ):
         self._store, self._feed, self._generation = store, feed, generation
-        self._rulebook = rulebook
-        self._dead_letters, self._clock = dead_letters, clock
+        self._rulebook, self._dead_letters, self._clock = rulebook, dead_letters, clock
+        self._streams, self._limits, self._faults, self._window = streams, limits, faults, window
         # Ledgers of the partitions this worker owns, as it last wrote them. Valid only while it
         # owns them: forget() on every rebalance.
         self._cache: OrderedDict[LedgerKey, StoredLedger] = OrderedDict()
@@ -94,10 +133,42 @@ class Scorer:
         """Drop cached ledgers (partitions moved: another worker may have written since)."""
         self._cache.clear()
 
+    async def handle(self, d: Delivery) -> str:
+        """Apply one record; return its outcome."""
+        return (await self.handle_batch([d]))[0]
+
+    async def handle_batch(self, deliveries: list[Delivery]) -> list[str]:
+        """Apply records in arrival order, each ledger written once however many records it got,
+        then publish the touched ledgers' scores. Returns each record's outcome: applied, voided,
+        duplicate, replayed or dead_lettered."""
+        outcomes = ["dead_lettered"] * len(deliveries)
+        rejects: list[tuple[Delivery, BaseException, str]] = []
+        now, records = self._clock(), []
+        for i, d in enumerate(deliveries):
+            try:
+                decoded = decode(d, self._streams, now, self._window)
+                self._faults.check("decode", [decoded.event.envelope.id])
+                records.append(_Record(i, d, decoded))
+            except Exception as err:  # anything reading one record raises is that record's fault
+                rejects.append((d, err, "decode"))
+        stored = await self._ledgers({r.decoded.key for r in records})
+        works: dict[LedgerKey, _Work] = {}
+        for r in records:
+            works.setdefault(r.decoded.key, _Work(r.decoded.key, stored[r.decoded.key])).records.append(r)
+        for work in works.values():
+            self._settle(work, outcomes, rejects)
+        # Dead letters first: a crash after the write would otherwise replay these as "replayed"
+        # and they would never be listed where operators and rescores look.
+        for rejected, why, stage in rejects:
+            await self._reject(rejected, why, stage)
+        await self._write(list(works.values()), outcomes)
+        self._observe(records, outcomes)
+        return outcomes
+
     async def _ledgers(self, keys: set[LedgerKey]) -> dict[LedgerKey, StoredLedger]:
         """The batch's ledgers: from the cache, else loaded (concurrently: a batch of thousands
         of branches would otherwise wait for thousands of round trips one after another)."""
-        found = {k: self._cache.pop(k) for k in keys if k in self._cache}
+        found = {k: self._cache[k] for k in keys if k in self._cache}
         missing = [k for k in keys if k not in found]
         gate = asyncio.Semaphore(LOADS_IN_FLIGHT)
 
@@ -106,77 +177,154 @@ class Scorer:
                 return await self._store.load(key) or StoredLedger(Ledger(), -1)
 
         found.update(zip(missing, await asyncio.gather(*(load(k) for k in missing)), strict=True))
-        self._cache.update(found)
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
         return found
 
-    async def handle(self, d: Delivery) -> str:
-        """Apply one record; return its outcome (applied, voided, replayed or dead_lettered)."""
-        return (await self.handle_batch([d]))[0]
-
-    async def handle_batch(self, deliveries: list[Delivery]) -> list[str]:
-        """Apply records in arrival order with one bulk write for the whole batch (each ledger
-        written once however many records it got), then publish the touched ledgers' scores.
-        Returns each record's outcome."""
-        outcomes = ["dead_lettered"] * len(deliveries)
-        valid: list[tuple[int, Delivery, Decoded]] = []
-        for i, d in enumerate(deliveries):
-            try:
-                valid.append((i, d, decode(d)))
-            except ContractError as err:
-                await self._dead_letters.send(d, str(err))
-                metrics.DEAD_LETTERED.labels(d.topic).inc()
-                metrics.EVENTS.labels("invalid", "dead_lettered").inc()
-        stored = await self._ledgers({decoded.key for _, _, decoded in valid})
-        batches: dict[LedgerKey, _LedgerBatch] = {}
-        for i, d, decoded in valid:
-            batch = batches.get(decoded.key)
-            if batch is None:
-                batch = batches[decoded.key] = _LedgerBatch(stored[decoded.key])
-            outcomes[i] = self._apply(batch, d, decoded)
+    def _settle(self, work: _Work, outcomes: list[str], rejects: list) -> None:
+        """Fold the work's records and check what they make; when that fails, find the records at
+        fault by folding them one at a time."""
         try:
-            await self._write(batches)
-        except BaseException:
-            for key in batches:  # the cached copies are ahead of the store now: reload on retry
-                self._cache.pop(key, None)
-            raise
-        self._observe(batches)
-        return outcomes
+            self._take(work, self._fold(work, work.records), outcomes, rejects)
+        except Exception:
+            for r in work.records:
+                try:
+                    self._take(work, self._fold(work, [r]), outcomes, rejects)
+                except Exception as err:  # this record alone makes the ledger fail
+                    stage = "store" if isinstance(err, LedgerUnstorable | DocumentTooLarge) else "fold"
+                    rejects.append((r.delivery, err, stage))
 
-    def _apply(self, batch: _LedgerBatch, d: Delivery, decoded: Decoded) -> str:
-        # One ledger is fed by one partition: its records arrive in offset order.
-        if d.offset <= batch.stored.offset:  # already in the ledger: a replay after a crash or rebalance
-            metrics.EVENTS.labels(decoded.event.envelope.type, "replayed").inc()
-            return "replayed"
-        apply(batch.stored.ledger, decoded.item)
-        batch.stored.offset = d.offset
-        batch.applied.append(decoded)
-        return "applied" if isinstance(decoded.item, Fact) else "voided"
+    def _take(self, work: _Work, folded: "_Folded", outcomes: list[str], rejects: list) -> None:
+        work.result, work.applied = folded.result, work.applied + folded.applied
+        if folded.encoded is not None:
+            work.doc, work.feed = folded.encoded
+        for index, outcome in folded.outcomes:
+            outcomes[index] = outcome
+        rejects += folded.rejects
 
-    async def _write(self, batches: dict[LedgerKey, _LedgerBatch]) -> None:
-        scored = {k: self._scored(k, b) for k, b in batches.items()}
+    def _fold(self, work: _Work, records: list[_Record]) -> "_Folded":
+        """Fold records into a copy of the work's current ledger and encode the result; raises
+        (changing nothing) when a record or the ledger it makes cannot be stored."""
+        current = work.result or work.base
+        ledger, offset, last_time = current.ledger.copy(), current.offset, current.last_event_time
+        folded = _Folded()
+        for r in records:
+            d, item = r.delivery, r.decoded.item
+            if d.offset <= offset:  # already in the ledger: a replay after a crash or a rebalance
+                folded.outcomes.append((r.index, "replayed"))
+                continue
+            offset = d.offset
+            self._faults.check("fold", [r.decoded.event.envelope.id])
+            outcome = fold(ledger, item)
+            if outcome == "conflict":
+                err = ContractError(f"conflict: id {item.event_id} is already counted with other content")
+                folded.rejects.append((d, err, "fold"))
+                continue
+            t = r.decoded.event.envelope.time
+            last_time = t if last_time is None or t > last_time else last_time
+            folded.applied.append(r.decoded)
+            folded.outcomes.append((r.index, outcome))
+        folded.result = StoredLedger(ledger, offset, last_time)
+        if offset != current.offset:
+            folded.encoded = self._encoded(work.key, folded.result)
+        return folded
+
+    def _encoded(self, key: LedgerKey, stored: StoredLedger) -> tuple[RawBSONDocument, tuple[str, bytes]]:
+        """The ledger's document and feed record, checked against the limits."""
+        self._faults.check("store", stored.ledger.facts)
+        scored = ScoredLedger(
+            key, stored, score(stored.ledger.facts.values(), self._rulebook), self._rulebook.version
+        )
+        try:
+            doc = encode_ledger(scored, self._limits.document_bytes)
+        except LedgerRefused as err:
+            raise LedgerUnstorable(str(err)) from err
+        value = encode(self._generation, scored.summary)
+        if len(value) > self._limits.feed_record_bytes:
+            limit = self._limits.feed_record_bytes
+            raise LedgerUnstorable(
+                f"ledger {key.id}'s scores would be {len(value)} bytes on the feed, over {limit}"
+            )
+        return doc, (feed_key(self._generation, key.id), value)
+
+    async def _reject(self, d: Delivery, err: BaseException, stage: str) -> None:
+        metrics.REJECTED.labels(stage, type(err).__name__).inc()
+        metrics.EVENTS.labels("invalid" if stage == "decode" else "rejected", "dead_lettered").inc()
+        await self._dead_letters.send(d, reason_of(err))
+
+    async def _write(self, works: list[_Work], outcomes: list[str]) -> None:
+        changed = [w for w in works if w.doc is not None]
         started = time.perf_counter()
-        await self._store.save([scored[k] for k, b in batches.items() if b.applied])
+        try:
+            await self._store.save([w.doc for w in changed])  # type: ignore[misc]
+        except LedgerRefused:
+            await self._write_each(changed, outcomes)
+        except BaseException:
+            for w in works:  # the cache may be ahead of the store now: reload on retry
+                self._cache.pop(w.key, None)
+            raise
         metrics.MONGO_WRITE.observe(time.perf_counter() - started)
+        for w in works:
+            if w.result is not None:
+                self._remember(w.key, w.result)
         # Replayed-only ledgers are published too: a crash between the write and the publish
         # must not leave readers behind, and the stored ledger is what they should see.
-        await self._feed.publish(self._generation, [s.summary for s in scored.values()])
+        feed = [w.feed for w in works if w.feed is not None]
+        feed += [self._encoded(w.key, w.result)[1] for w in works if w.feed is None and w.result is not None]
+        await self._feed.publish_encoded(feed)
 
-    def _scored(self, key: LedgerKey, batch: _LedgerBatch) -> ScoredLedger:
-        # The whole year is derived again: caps and session de-duplication span the ledger.
-        stored = batch.stored
-        times = [a.event.envelope.time for a in batch.applied]
-        if stored.last_event_time is not None:
-            times.append(stored.last_event_time)
-        stored.last_event_time = max(times, default=None)
-        derived = score(stored.ledger.facts.values(), self._rulebook)
-        return ScoredLedger(key, stored, derived, self._rulebook.version)
+    async def _write_each(self, works: list[_Work], outcomes: list[str]) -> None:
+        """The database refused a bulk write for what a document holds: write ledger by ledger,
+        and within a refused ledger record by record, dead-lettering the records it refuses."""
+        for w in works:
+            try:
+                await self._store.save([w.doc] if w.doc is not None else [])
+                continue
+            except LedgerRefused:
+                pass
+            w.result, w.applied, w.doc, w.feed = None, [], None, None
+            for r in w.records:
+                outcomes[r.index] = "dead_lettered"
+                rejects: list = []
+                try:
+                    folded = self._fold(w, [r])
+                    if folded.encoded is not None:
+                        await self._store.save([folded.encoded[0]])
+                    self._take(w, folded, outcomes, rejects)
+                except (LedgerRefused, LedgerUnstorable) as err:
+                    rejects.append((r.delivery, err, "store"))
+                for rejected, why, stage in rejects:
+                    await self._reject(rejected, why, stage)
 
-    def _observe(self, batches: dict[LedgerKey, _LedgerBatch]) -> None:
+    def _remember(self, key: LedgerKey, stored: StoredLedger) -> None:
+        self._cache[key] = stored
+        self._cache.move_to_end(key)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    def _observe(self, records: list[_Record], outcomes: list[str]) -> None:
         now = self._clock()
-        for batch in batches.values():
-            for a in batch.applied:
-                metrics.END_TO_END.observe(max((now - a.event.envelope.time).total_seconds(), 0))
-                outcome = "applied" if isinstance(a.item, Fact) else "voided"
-                metrics.EVENTS.labels(a.event.envelope.type, outcome).inc()
+        for r in records:
+            outcome = outcomes[r.index]
+            if outcome == "dead_lettered":
+                continue  # counted where it was refused
+            envelope = r.decoded.event.envelope
+            metrics.EVENTS.labels(envelope.type, outcome).inc()
+            if outcome in ("applied", "voided"):
+                metrics.END_TO_END.observe(max((now - envelope.time).total_seconds(), 0))
+
+
+class LedgerUnstorable(ValueError):
+    """A ledger that would exceed what the database or the broker can hold."""
+
+
+@dataclass
+class _Folded:
+    """The outcome of folding some records into a ledger, kept only if all of it succeeded."""
+
+    result: StoredLedger | None = None
+    encoded: tuple[RawBSONDocument, tuple[str, bytes]] | None = None
+    applied: list[Decoded] = field(default_factory=list)
+    outcomes: list[tuple[int, str]] = field(default_factory=list)
+    rejects: list[tuple[Delivery, BaseException, str]] = field(default_factory=list)
+
+
+__all__ = ["Decoded", "Delivery", "Limits", "RecordTooLarge", "Scorer", "decode"]

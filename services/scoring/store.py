@@ -7,8 +7,12 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, Protocol
 
+import bson
+from bson.errors import BSONError
+from bson.raw_bson import RawBSONDocument
 from pymongo import InsertOne, ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError, DocumentTooLarge, PyMongoError
 
 from services.scoring.core.facts import Fact
 from services.scoring.core.ledger import Ledger
@@ -65,10 +69,31 @@ class ScoredLedger:
         }
 
 
+class StoreUnavailable(RuntimeError):
+    """The database did not answer or failed for its own reasons: wait and try again."""
+
+
+class LedgerRefused(ValueError):
+    """The database refuses this ledger document for what it holds (size, a value it cannot
+    store): retrying cannot help; the records that made it so are at fault."""
+
+
 class ScoreStore(Protocol):
     async def load(self, key: LedgerKey) -> StoredLedger | None: ...
 
-    async def save(self, scored: list[ScoredLedger]) -> None: ...
+    async def save(self, docs: list[RawBSONDocument]) -> None: ...
+
+
+def encode_ledger(scored: ScoredLedger, max_bytes: int) -> RawBSONDocument:
+    """The ledger's document, encoded once (the size check and the write share it); LedgerRefused
+    when it would exceed `max_bytes` or holds what BSON cannot carry."""
+    try:
+        raw = bson.encode(ledger_doc(scored))
+    except (BSONError, OverflowError, ValueError) as err:
+        raise LedgerRefused(f"ledger {scored.key.id} cannot be stored: {type(err).__name__}: {err}") from err
+    if len(raw) > max_bytes:
+        raise LedgerRefused(f"ledger {scored.key.id} would be {len(raw)} bytes, over {max_bytes}")
+    return RawBSONDocument(raw)
 
 
 def _period(s: PeriodScore) -> dict[str, Any]:
@@ -124,25 +149,51 @@ class MongoScoreStore:
         # One write at a time per process: the server serialises them anyway (SQLite under FerretDB).
         self._writing = asyncio.Lock()
 
-    async def load(self, key: LedgerKey) -> StoredLedger | None:
+    async def _load(self, key: LedgerKey) -> StoredLedger | None:
         # Filters on `_id` alone: FerretDB serves only those from an index.
         doc = await self._ledgers.find_one({"_id": key.id}, {"points": 0})
         if doc is None:
             return None
-        columns = doc["facts"]
-        facts = {f.event_id: f for f in map(Fact, *(columns[name] for name in FACT_FIELDS))}
+        columns, n = doc["facts"], len(doc["facts"]["event_id"])
+        # A column added since the document was written takes its field's default.
+        values = (columns.get(f.name, [f.default] * n) for f in fields(Fact))
+        facts = {f.event_id: f for f in map(Fact, *values)}
         return StoredLedger(Ledger(facts, set(doc["voided"])), doc["offset"], doc.get("last_event_time"))
 
-    async def save(self, scored: list[ScoredLedger]) -> None:
+    async def load(self, key: LedgerKey) -> StoredLedger | None:
+        try:
+            return await self._load(key)
+        except PyMongoError as err:
+            raise StoreUnavailable(f"loading {key.id}: {type(err).__name__}") from err
+
+    async def save(self, docs: list[RawBSONDocument]) -> None:
         """Replace the ledgers' documents, a chunk per bulk command."""
-        docs = [ledger_doc(s) for s in scored]
         async with self._writing:
             for start in range(0, len(docs), WRITE_CHUNK):
                 chunk = docs[start : start + WRITE_CHUNK]
-                await self._ledgers.bulk_write([ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in chunk])
+                await _translated(
+                    self._ledgers.bulk_write([ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in chunk])
+                )
 
-    async def insert_new(self, scored: list[ScoredLedger]) -> None:
+    async def insert_new(self, docs: list[RawBSONDocument]) -> None:
         """Write documents that cannot exist yet (a rescore's fresh generation): plain inserts."""
-        docs = [ledger_doc(s) for s in scored]
         for start in range(0, len(docs), WRITE_CHUNK):
-            await self._ledgers.bulk_write([InsertOne(d) for d in docs[start : start + WRITE_CHUNK]])
+            await _translated(
+                self._ledgers.bulk_write([InsertOne(d) for d in docs[start : start + WRITE_CHUNK]])
+            )
+
+
+async def _translated(write: Any) -> None:
+    """The port's errors instead of the driver's: a refused document is the data's fault, the
+    rest is the database's."""
+    try:
+        await write
+    except BulkWriteError as err:
+        if err.details.get("writeConcernErrors") or not err.details.get("writeErrors"):
+            raise StoreUnavailable(f"write not acknowledged: {err}") from err
+        first = err.details["writeErrors"][0]
+        raise LedgerRefused(f"the database refused a ledger: {first.get('errmsg', '')[:200]}") from err
+    except (DocumentTooLarge, BSONError, OverflowError) as err:
+        raise LedgerRefused(f"{type(err).__name__}: {err}") from err
+    except PyMongoError as err:
+        raise StoreUnavailable(f"{type(err).__name__}: {err}") from err

@@ -16,19 +16,22 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, w
 
 from services.scoring import metrics
 from services.scoring.dead_letters import KafkaDeadLetters
+from services.scoring.delivery import Delivery
+from services.scoring.fault_injection import FaultInjection
 from services.scoring.generations import Generation, MongoGenerations
-from services.scoring.rulebooks import DEFAULT_RULEBOOK, load_rulebook
+from services.scoring.router import Router
+from services.scoring.routing import routed_topics
+from services.scoring.rulebooks import DEFAULT_RULEBOOK, parse_rulebook_text
 from services.scoring.score_feed import SCORE_FEED_CONFIG, KafkaScoreFeed, feed_topic
-from services.scoring.scorer import Delivery, Scorer
-from services.scoring.store import MongoScoreStore
+from services.scoring.scorer import Limits, Scorer
+from services.scoring.store import MongoScoreStore, StoreUnavailable
 from shared import mongo
-from shared.contracts import TOPICS
 from shared.health import run_checks
-from shared.kafka import BrokerUnavailable, KafkaPublisher, ensure_topics
-from shared.settings import KafkaSettings, MongoSettings
+from shared.kafka import EVENT_TOPIC_CONFIG, BrokerUnavailable, KafkaPublisher, ensure_topics
+from shared.settings import KafkaSettings, MongoSettings, TimeWindowSettings
 
 log = logging.getLogger(__name__)
-EVENT_TOPICS = {t.name for t in TOPICS.values()}
+OUTAGES = (PyMongoError, StoreUnavailable, BrokerUnavailable, OSError)
 
 
 class WorkerSettings(BaseSettings):
@@ -47,15 +50,25 @@ class WorkerSettings(BaseSettings):
     session_timeout_s: float = 10.0
     batch_max: int = 2000
     batch_within_s: float = 0.05
+    # What nothing the worker writes may exceed: MongoDB's 16 MiB document limit and the broker's
+    # message size (message.max.bytes, 1 MiB by default), each with room to spare.
+    document_max_bytes: int = 15 * 1024 * 1024
+    feed_record_max_bytes: int = 900_000
+    message_max_bytes: int = 1_000_000
+    # Test-only: records with ids `fault-<Error>-<stage>-…` raise inside the worker (fault_injection.py).
+    fault_injection: bool = False
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     mongo: MongoSettings = Field(default_factory=MongoSettings)
+    # The same window the intake services apply (TIME_WINDOW_*): records written straight onto
+    # Kafka outside it are dead-lettered with the field named.
+    time_window: TimeWindowSettings = Field(default_factory=TimeWindowSettings)
 
 
 def retrying(deadline_s: float | None = None) -> AsyncRetrying:
     """Waits out MongoDB or broker outages: the partition holds its current record (order matters,
     and skipping would lose it), then catches up."""
     return AsyncRetrying(
-        retry=retry_if_exception_type((PyMongoError, BrokerUnavailable, OSError)),
+        retry=retry_if_exception_type(OUTAGES),
         wait=wait_exponential(multiplier=0.1, max=5),
         stop=stop_after_delay(deadline_s) if deadline_s else (lambda _: False),
         before_sleep=lambda _: metrics.MONGO_ERRORS.inc(),
@@ -65,18 +78,21 @@ def retrying(deadline_s: float | None = None) -> AsyncRetrying:
 
 def prepare(settings: WorkerSettings) -> Generation:
     """Before faust starts: create the topics (faust won't create topics it only reads) and learn
-    which score generation is live."""
+    which score generation is live, with its rulebook (the first worker ever records the
+    rulebook file as generation 1's; after that only a rescore changes it)."""
 
     async def run() -> Generation:
         async for attempt in retrying(deadline_s=60):
             with attempt:
                 await ensure_topics(settings.kafka)
+                await ensure_topics(settings.kafka, list(routed_topics(settings.app_id)), EVENT_TOPIC_CONFIG)
                 await ensure_topics(settings.kafka, [feed_topic(settings.mongo.database)], SCORE_FEED_CONFIG)
         client = mongo.connect(settings.mongo, "scoring-worker-start")
         try:
+            generations = MongoGenerations(mongo.database(client, settings.mongo))
             async for attempt in retrying(deadline_s=60):
                 with attempt:
-                    return await MongoGenerations(mongo.database(client, settings.mongo)).active()
+                    return await generations.ensure_first(settings.rulebook.read_text(encoding="utf-8"))
         finally:
             await client.close()
         raise AssertionError("unreachable")
@@ -114,32 +130,37 @@ def create_worker(settings: WorkerSettings, generation: Generation, watch: Gener
     db = mongo.database(client, settings.mongo)
     store = MongoScoreStore(db, generation)
     publisher = KafkaPublisher(settings.kafka, client_id="scoring-worker")
+    dead_letters = KafkaDeadLetters(publisher, settings.message_max_bytes)
+    streams = routed_topics(settings.app_id)
     scorer = Scorer(
         store,
         KafkaScoreFeed(publisher, feed_topic(settings.mongo.database)),
         generation.number,
-        load_rulebook(settings.rulebook),
-        KafkaDeadLetters(publisher),
+        parse_rulebook_text(generation.rulebook_toml or settings.rulebook.read_text(encoding="utf-8")),
+        dead_letters,
         lambda: datetime.now(UTC),
+        streams,
+        Limits(settings.document_max_bytes, settings.feed_record_max_bytes),
+        FaultInjection(settings.fault_injection),
+        settings.time_window.window(),
     )
+    router = Router(settings.kafka, settings.app_id, publisher, dead_letters)
 
     async def consume(stream):  # type: ignore[no-untyped-def]
-        # Batches: a record waits at most `batch_within_s` for company; the batch is acked (and
-        # its offsets committed) only after its scores are written.
-        async for events in stream.take_events(settings.batch_max, within=settings.batch_within_s):
-            batch = [
-                Delivery(
-                    e.message.topic, e.message.partition, e.message.offset, e.message.key, e.message.value
-                )
-                for e in events
-            ]
-            async for attempt in retrying():
-                with attempt:
-                    await scorer.handle_batch(batch)
+        # Batches: a record waits at most `batch_within_s` for company. Nothing is acknowledged
+        # (so no offset committed) before the whole batch is applied or dead-lettered.
+        async for events in stream.noack_take(settings.batch_max, within=settings.batch_within_s):
+            await handle_until_done(scorer, [delivery_of(e.message) for e in events])
+            for event in events:
+                await stream.ack(event)
 
-    for topic in TOPICS.values():
-        channel = app.topic(topic.name, key_serializer="raw", value_serializer="raw")
-        app.agent(channel, name=f"score-{topic.name}")(consume)
+    for topic in streams:
+        channel = app.topic(topic, key_serializer="raw", value_serializer="raw")
+        app.agent(channel, name=f"score-{topic}")(consume)
+
+    @app.task
+    async def route() -> None:
+        await router.run()
 
     @app.timer(2.0)
     async def follow_generation() -> None:
@@ -157,17 +178,40 @@ def create_worker(settings: WorkerSettings, generation: Generation, watch: Gener
     async def on_revoked(sender, revoked, **kwargs):  # type: ignore[no-untyped-def]
         scorer.forget()
 
-    observe(app)
+    observe(app, router, set(streams))
     serve_health(app, {"kafka": publisher.check, "mongodb": lambda: mongo.check(client)})
     return app
 
 
-def observe(app: faust.App) -> None:
+def delivery_of(message) -> Delivery:  # type: ignore[no-untyped-def]
+    headers = message.headers or ()
+    items = headers.items() if hasattr(headers, "items") else headers
+    return Delivery(
+        message.topic, message.partition, message.offset, message.key, message.value or b"", tuple(items)
+    )
+
+
+async def handle_until_done(scorer: Scorer, batch: list[Delivery]) -> None:
+    """Apply a batch, waiting out outages; an unexpected error is retried too, never skipped:
+    moving past records that were not applied would lose them."""
+    while True:
+        try:
+            async for attempt in retrying():
+                with attempt:
+                    await scorer.handle_batch(batch)
+            return
+        except Exception:
+            log.exception("scoring a batch failed unexpectedly; retrying it")
+            metrics.BATCH_FAILURES.inc()
+            await asyncio.sleep(2.0)
+
+
+def observe(app: faust.App, router: Router, routed: set[str]) -> None:
     """Partition ownership and consumer lag as metrics."""
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(sender, assigned, **kwargs):  # type: ignore[no-untyped-def]
-        owned = [tp for tp in assigned if tp.topic in EVENT_TOPICS]
+        owned = [tp for tp in assigned if tp.topic in routed]
         metrics.ASSIGNED.set(len(owned))
         metrics.LAG.clear()  # partitions we no longer own must not report a stale lag
         log.info("now owning %d event partitions", len(owned))
@@ -176,10 +220,16 @@ def observe(app: faust.App) -> None:
     async def report_lag() -> None:
         consumer = app.consumer
         for tp in consumer.assignment():
-            if tp.topic in EVENT_TOPICS:
+            if tp.topic in routed:
                 position = await consumer.position(tp)
                 highwater = consumer.highwater(tp)
                 if position is not None and highwater is not None:
+                    metrics.LAG.labels(tp.topic, str(tp.partition)).set(max(highwater - position, 0))
+        routing = router.consumer
+        if routing is not None:  # the input topics, as far as the router has forwarded them
+            for tp in routing.assignment():
+                position, highwater = await routing.position(tp), routing.highwater(tp)
+                if highwater is not None:
                     metrics.LAG.labels(tp.topic, str(tp.partition)).set(max(highwater - position, 0))
 
 

@@ -1,5 +1,5 @@
-"""Poison records written straight onto each topic land in the dead-letter topic with the reason,
-while good records keep flowing."""
+"""Poison records written straight onto each topic land in the dead-letter topic with the reason
+and where they came from, while good records keep flowing (whatever their key)."""
 
 import asyncio
 import json
@@ -54,7 +54,7 @@ def envelope(stream: Stream, branch: str, marker: str, **over) -> dict:
 def poisons(stream: Stream, branch: str) -> dict[str, tuple[bytes, bytes]]:
     """marker -> (key, value) of records that break the contract in one way each."""
     other = next(s for s in Stream if s is not stream)
-    m = {name: new_id(name) for name in ("json", "type", "version", "topic", "key", "data")}
+    m = {name: new_id(name) for name in ("json", "type", "version", "topic", "subject", "data")}
     good = envelope(stream, branch, m["data"])
     return {
         m["json"]: (branch.encode(), f'{{"not json {m["json"]}'.encode()),
@@ -69,7 +69,10 @@ def poisons(stream: Stream, branch: str) -> dict[str, tuple[bytes, bytes]]:
             ).encode(),
         ),
         m["topic"]: (branch.encode(), json.dumps(envelope(other, branch, m["topic"])).encode()),
-        m["key"]: (b"someone-else", json.dumps(envelope(stream, branch, m["key"])).encode()),
+        m["subject"]: (
+            branch.encode(),
+            json.dumps(envelope(stream, branch, m["subject"], subject="a b")).encode(),
+        ),
         m["data"]: (branch.encode(), json.dumps({**good, "data": {**good["data"], "kind": "nap"}}).encode()),
     }
 
@@ -79,7 +82,7 @@ REASONS = [
     "unknown event type",
     "unsupported schema version",
     "does not belong on topic",
-    "record key must be the branch id",
+    "subject must be a branch id",
     "invalid data",
 ]
 
@@ -105,7 +108,8 @@ async def test_poison_goes_to_dead_letters_and_good_records_flow(tokens):
                 await producer.send_and_wait(TOPICS[stream].name, value, key=key)
                 expected[marker] = (stream, value)
             good = envelope(stream, branch, new_id("good"))
-            await producer.send_and_wait(TOPICS[stream].name, json.dumps(good).encode(), key=branch.encode())
+            # The key is not what routes a record (its subject is): another key still counts.
+            await producer.send_and_wait(TOPICS[stream].name, json.dumps(good).encode(), key=b"someone-else")
 
         found: dict[str, dict] = {}
         deadline = asyncio.get_running_loop().time() + 60
@@ -119,7 +123,10 @@ async def test_poison_goes_to_dead_letters_and_good_records_flow(tokens):
         for marker, (stream, value) in expected.items():
             headers = found[marker]["headers"]
             assert found[marker]["value"] == value  # the original bytes, unchanged
-            assert headers["dlq.topic"] == TOPICS[stream].name and int(headers["dlq.offset"]) >= 0
+            # Refused by the router (on the input topic) or by the scorer (on the repartition topic,
+            # naming where the record came from).
+            assert headers.get("dlq.origin.topic", headers["dlq.topic"]) == TOPICS[stream].name
+            assert int(headers["dlq.offset"]) >= 0
             assert any(reason in headers["dlq.reason"] for reason in REASONS), headers["dlq.reason"]
         reasons = {h["headers"]["dlq.reason"].split(":")[0] for h in found.values()}
         assert len(reasons) >= 5
@@ -140,3 +147,51 @@ async def test_poison_goes_to_dead_letters_and_good_records_flow(tokens):
         result = await poll(row, lambda b: len(b.get("kinds", [])) == 3, deadline_s=60)
     assert sorted(k["kind"] for k in result["kinds"]) == ["legal_publicity", "speech_contest", "visit"]
     assert all(k["count"] == 1 for k in result["kinds"])
+
+
+async def test_a_record_too_large_to_dead_letter_whole_goes_truncated_and_nothing_stalls(tokens):
+    """A near-limit record grows past the broker's message size once the reason travels with it:
+    it is dead-lettered truncated, with its size, and the stream goes on (it used to be retried
+    forever, as if the broker were away)."""
+    branch, stream = new_id("b"), Stream.LIAISON
+    marker = new_id("huge")
+    huge = (marker + " ").encode() + b"x" * 1_040_000  # not JSON: refused by the router
+    consumer = AIOKafkaConsumer(bootstrap_servers="127.0.0.1:9092", enable_auto_commit=False)
+    producer = AIOKafkaProducer(bootstrap_servers="127.0.0.1:9092", enable_idempotence=True)
+    await consumer.start()
+    await producer.start()
+    try:
+        dlq = [
+            TopicPartition(DEAD_LETTER.name, p)
+            for p in consumer.partitions_for_topic(DEAD_LETTER.name) or range(6)
+        ]
+        consumer.assign(dlq)
+        for tp, offset in (await consumer.end_offsets(dlq)).items():
+            consumer.seek(tp, offset)
+        await producer.send_and_wait(TOPICS[stream].name, huge, key=branch.encode(), partition=0)
+        good = envelope(stream, branch, new_id("good"))
+        await producer.send_and_wait(TOPICS[stream].name, json.dumps(good).encode(), partition=0)
+        found = None
+        deadline = asyncio.get_running_loop().time() + 60
+        while found is None and asyncio.get_running_loop().time() < deadline:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                found = next((r for r in records if r.value.startswith(marker.encode())), found)
+        assert found is not None, "the huge record never reached the dead-letter topic"
+        headers = {k: v.decode() for k, v in found.headers}
+        assert headers["dlq.truncated_from"] == str(len(huge)) and len(found.value) < len(huge)
+        assert "not JSON" in headers["dlq.reason"]
+    finally:
+        await consumer.stop()
+        await producer.stop()
+    async with httpx.AsyncClient(timeout=10) as client:
+
+        async def row():
+            r = await client.get(
+                f"{URLS['scoring']}/v1/branches/{branch}/score",
+                params={"period": "2024-04", "include_unregistered": "true"},
+                headers={"Authorization": f"Bearer {tokens['reader']}"},
+            )
+            return r.json() if r.status_code == 200 else {}
+
+        result = await poll(row, lambda b: len(b.get("kinds", [])) == 1, deadline_s=60)
+    assert [k["count"] for k in result.get("kinds", [])] == [1]

@@ -38,6 +38,10 @@ KNOWN_METRICS = {
     "scoring_mongo_errors_total",
     "scoring_consumer_lag",
     "scoring_assigned_partitions",
+    "scoring_oversize_records_total",
+    "scoring_records_rejected_total",
+    "scoring_batch_failures_total",
+    "scoring_routed_total",
     # scoring API (announced: the top-branches panel waits for it)
     "scoring_branch_score",
 }

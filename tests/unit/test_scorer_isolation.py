@@ -1,0 +1,179 @@
+"""One record's failure is its own: the scorer dead-letters exactly the records at fault (whatever
+they raise, at whichever stage) and applies the rest of their batch; outages are retried whole."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from bson.raw_bson import RawBSONDocument
+
+from services.scoring.core.facts import Fact
+from services.scoring.core.ledger import Ledger
+from services.scoring.delivery import Delivery
+from services.scoring.fault_injection import FaultInjection
+from services.scoring.routing import routed_topics
+from services.scoring.rulebooks import load_rulebook
+from services.scoring.scorer import Limits, Scorer
+from services.scoring.store import LedgerKey, LedgerRefused, StoredLedger, StoreUnavailable
+
+NOW = datetime(2024, 6, 30, 12, tzinfo=UTC)
+STREAMS = routed_topics("unit")
+TOPIC = {s: t for t, s in STREAMS.items()}
+
+
+class MemoryStore:
+    """Ledger documents by id; refuses documents holding a marked id, or fails like an outage."""
+
+    def __init__(self) -> None:
+        self.docs: dict[str, RawBSONDocument] = {}
+        self.refuse_marker: str | None = None
+        self.down = False
+
+    async def load(self, key: LedgerKey) -> StoredLedger | None:
+        if self.down:
+            raise StoreUnavailable("down")
+        doc = self.docs.get(key.id)
+        if doc is None:
+            return None
+        cols = doc["facts"]
+        facts = [Fact(*row) for row in zip(*(cols[f] for f in Fact.__slots__), strict=True)]
+        return StoredLedger(Ledger({f.event_id: f for f in facts}, set(doc["voided"])), doc["offset"])
+
+    async def save(self, docs: list[RawBSONDocument]) -> None:
+        if self.down:
+            raise StoreUnavailable("down")
+        if self.refuse_marker and any(self.refuse_marker in str(d["facts"]["event_id"]) for d in docs):
+            raise LedgerRefused("refused")
+        for d in docs:
+            self.docs[d["_id"]] = d
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.sent: list[tuple[Delivery, str]] = []
+        self.feed: list[tuple[str, bytes]] = []
+
+    async def send(self, delivery: Delivery, reason: str) -> None:
+        self.sent.append((delivery, reason))
+
+    async def publish_encoded(self, records: list[tuple[str, bytes]]) -> None:
+        self.feed += records
+
+
+def record(
+    branch: str, event_id: str, offset: int, at: str = "2024-06-03T09:00:00+08:00", **data
+) -> Delivery:
+    body = {
+        "specversion": "1.0",
+        "id": event_id,
+        "source": "unit",
+        "type": "cn.court.partybuilding.liaison.contacted.v1",
+        "time": "2024-06-03T10:00:00+08:00",
+        "subject": branch,
+        "data": {
+            "member_id": "m-1",
+            "branch_id": branch,
+            "kind": "visit",
+            "channel": "online",
+            "enterprise": {"name": "E", "credit_code": "91350100M000100Y43"},
+            "occurred_at": at,
+            **data,
+        },
+    }
+    return Delivery(TOPIC["liaison"], 0, offset, branch.encode(), json.dumps(body).encode())
+
+
+def scorer(store: MemoryStore, out: Recorder, limits: Limits | None = None) -> Scorer:
+    return Scorer(
+        store,
+        out,
+        1,
+        load_rulebook(),
+        out,
+        lambda: NOW,
+        STREAMS,
+        limits or Limits(),
+        FaultInjection(enabled=True),
+    )
+
+
+def counted(out: Recorder, branch: str) -> int:
+    """Visits of `branch` in 2024 as the last feed record says."""
+    last = [v for k, v in out.feed if f"|{branch}|liaison|2024" in k][-1]
+    return json.loads(last)["scores"]["2024"]["kinds"]["visit"]["count"]
+
+
+@pytest.mark.parametrize("stage", ["decode", "fold", "store"])
+@pytest.mark.parametrize("error", ["OverflowError", "KeyError", "DocumentTooLarge", "Exception"])
+async def test_a_failing_record_is_dead_lettered_and_its_batch_applied(stage, error):
+    store, out = MemoryStore(), Recorder()
+    bad = f"fault-{error}-{stage}-x1"
+    batch = [record(f"b{i}", f"e{i}", i) for i in range(3)]
+    batch.insert(1, record("b0", bad, 10))  # shares a ledger with a good record
+    batch += [record("b0", "e-after", 11)]
+    outcomes = await scorer(store, out).handle_batch(batch)
+    assert outcomes == ["applied", "dead_lettered", "applied", "applied", "applied"]
+    assert [(d.offset, reason.split(":")[0]) for d, reason in out.sent] == [(10, error)]
+    assert counted(out, "b0") == 2 and counted(out, "b1") == 1 and counted(out, "b2") == 1
+
+
+async def test_year_one_and_future_times_are_refused_with_the_field_named():
+    store, out = MemoryStore(), Recorder()
+    batch = [
+        record("b1", "old", 0, at="0001-01-01T00:00:00+14:00"),
+        record("b1", "future", 1, at=(NOW + timedelta(hours=1)).isoformat()),
+        record("b1", "fine", 2),
+    ]
+    assert await scorer(store, out).handle_batch(batch) == ["dead_lettered", "dead_lettered", "applied"]
+    assert all("occurred_at" in reason for _, reason in out.sent), out.sent
+
+
+async def test_a_reused_id_with_other_content_is_a_conflict_and_a_resent_copy_a_duplicate():
+    store, out = MemoryStore(), Recorder()
+    first = record("b1", "same", 0)
+    other = record("b1", "same", 3, kind="judicial_suggestion")
+    outcomes = await scorer(store, out).handle_batch([first, record("b1", "same", 2), other])
+    assert outcomes == ["applied", "duplicate", "dead_lettered"]
+    assert out.sent[0][0].offset == 3 and "conflict" in out.sent[0][1]
+    assert counted(out, "b1") == 1
+
+
+async def test_a_ledger_grown_past_the_feed_limit_refuses_the_record_that_grows_it():
+    store, out = MemoryStore(), Recorder()
+    first = await scorer(store, out).handle_batch([record("b1", "e0", 0)])
+    size = len(out.feed[-1][1])
+    limits = Limits(feed_record_bytes=size + 50)  # room for the same ledger, not for a new member
+    grow = [
+        record("b1", "e1", 1),
+        record("b1", "e2", 2, member_id="a-new-member-with-a-long-id"),
+        record("b2", "x", 3),
+    ]
+    outcomes = await scorer(store, out, limits).handle_batch(grow)
+    assert first == ["applied"] and outcomes == ["applied", "dead_lettered", "applied"]
+    assert "over" in out.sent[0][1] and out.sent[0][0].offset == 2
+
+
+async def test_a_document_the_database_refuses_is_split_to_the_record_at_fault():
+    store, out = MemoryStore(), Recorder()
+    store.refuse_marker = "poison"
+    batch = [record("b1", "e1", 0), record("b1", "poison-1", 1), record("b2", "e2", 2), record("b1", "e3", 3)]
+    outcomes = await scorer(store, out).handle_batch(batch)
+    assert outcomes == ["applied", "dead_lettered", "applied", "applied"]
+    assert [d.offset for d, _ in out.sent] == [1]
+    assert (
+        store.docs["b1|liaison|2024"]["offset"] == 3
+        and len(store.docs["b1|liaison|2024"]["facts"]["event_id"]) == 2
+    )
+
+
+async def test_an_outage_fails_the_whole_batch_and_the_retry_applies_it_once():
+    store, out = MemoryStore(), Recorder()
+    s = scorer(store, out)
+    await s.handle_batch([record("b1", "e1", 0)])
+    store.down = True
+    with pytest.raises(StoreUnavailable):
+        await s.handle_batch([record("b1", "e2", 1), record("b1", "e3", 2)])
+    store.down = False
+    assert await s.handle_batch([record("b1", "e2", 1), record("b1", "e3", 2)]) == ["applied", "applied"]
+    assert await s.handle_batch([record("b1", "e3", 2)]) == ["replayed"]  # redelivered after a crash
+    assert counted(out, "b1") == 3 and not out.sent
