@@ -63,7 +63,9 @@ TOPICS: dict[Stream, Topic] = {
 DEAD_LETTER = Topic(
     "scoring.deadletter.v1",
     key="the original record's key",
-    value="the original record's bytes; headers dlq.reason, dlq.topic, dlq.partition, dlq.offset",
+    value="the original record's bytes (truncated past the message size, dlq.truncated_from its size); "
+    "headers dlq.reason, where it was read (dlq.topic, dlq.partition, dlq.offset) and, once routed, where "
+    "it was first written (dlq.origin.topic, dlq.origin.partition, dlq.origin.offset)",
 )
 
 
