@@ -13,6 +13,7 @@ from pydantic_settings import SettingsConfigDict
 from shared import mongo
 from shared.auth import Authenticator, AuthSettings
 from shared.contracts import Contract, Stream
+from shared.docs import install_docs
 from shared.health import health_router
 from shared.intake import metrics as intake_metrics
 from shared.intake.accept import Intake
@@ -76,6 +77,8 @@ def create_app(
         title=spec.title,
         version="1",
         lifespan=lifespan,
+        docs_url=None,  # self-hosted below (install_docs)
+        redoc_url=None,
         description=f"Accepts {spec.resource} and publishes them as CloudEvents onto "
         f"Kafka. Batches take up to {MAX_BATCH} records.",
     )
@@ -85,6 +88,7 @@ def create_app(
     app.state.intake = Intake(spec.stream, spec.name, receipts, publisher, clock, window)
     app.state.authenticator = Authenticator(settings.auth)
     install_problems(app)
+    install_docs(app)
     instrument(app, spec.name)
     intake_metrics.declare(spec.name, spec.stream)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

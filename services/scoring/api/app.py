@@ -32,6 +32,7 @@ from services.scoring.rulebooks import DEFAULT_RULEBOOK, parse_rulebook_text, re
 from services.scoring.score_feed import feed_topic
 from shared import mongo
 from shared.auth import Authenticator, AuthSettings
+from shared.docs import install_docs
 from shared.health import health_router
 from shared.kafka import KafkaPublisher
 from shared.limits import BODY_READ_TIMEOUT_S, BodyLimit
@@ -113,7 +114,13 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         await kafka.stop()
         await client.close()
 
-    app = FastAPI(title="Branch scores and rankings (党支部考评排名)", version="1", lifespan=lifespan)
+    app = FastAPI(
+        title="Branch scores and rankings (党支部考评排名)",
+        version="1",
+        lifespan=lifespan,
+        docs_url=None,  # self-hosted (install_docs)
+        redoc_url=None,
+    )
     app.state.read_model = model = MongoReadModel(db, follower)
     # Answers over every branch are computed in `pool`, once per data version (see computed.py).
     app.state.rankings = RankingCache(Computed(pool, max_entries=256, min_age_s=0.1))
@@ -128,6 +135,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     UNREGISTERED.set_function(model.unregistered_count)
     app.state.authenticator = Authenticator(settings.auth)
     install_problems(app)
+    install_docs(app)
     app.add_exception_handler(ConnectionFailure, database_away)
     instrument(app, "scoring-api")
     app.add_middleware(BodyLimit, max_bytes=64 * 1024, read_timeout_s=settings.body_read_timeout_s)
