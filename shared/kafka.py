@@ -61,7 +61,8 @@ async def ensure_topics(
     settings: KafkaSettings, names: Iterable[str] | None = None, config: dict[str, str] | None = None
 ) -> None:
     """Create the event topics and the dead-letter topic, or the topics named (with `config`
-    instead of the event topics' keep-everything settings), if missing (idempotent, race-safe)."""
+    instead of the event topics' keep-everything settings), if missing (idempotent, race-safe).
+    Every topic gets the settings' replication factor and `min.insync.replicas` (over the caller's)."""
     wanted = list(names) if names is not None else [t.name for t in TOPICS.values()]
     if names is None:
         wanted.append(DEAD_LETTER.name)
@@ -74,13 +75,10 @@ async def ensure_topics(
         missing = [n for n in wanted if n not in existing]
         if not missing:
             return
+        # With acks=all, a write then needs that many replicas: on a cluster, a broker may be away.
+        configs = {**(config or EVENT_TOPIC_CONFIG), "min.insync.replicas": str(settings.min_insync_replicas)}
         topics = [
-            NewTopic(
-                n,
-                settings.partitions,
-                settings.replication_factor,
-                topic_configs=config or EVENT_TOPIC_CONFIG,
-            )
+            NewTopic(n, settings.partitions, settings.replication_factor, topic_configs=configs)
             for n in missing
         ]
         try:

@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.contracts import DEFAULT_TIME_WINDOW, TimeWindow
@@ -16,8 +16,18 @@ class KafkaSettings(BaseSettings):
     bootstrap_servers: str = "127.0.0.1:9092"
     # Partitions per event topic: the unit of parallelism for scoring workers.
     partitions: int = Field(default=6, ge=1)
+    # Replicas of every topic the system creates, and how many must hold a record before an
+    # acks=all write succeeds; deploy/local/stack.py sets 3 and 2 for its three-broker cluster.
     replication_factor: int = Field(default=1, ge=1)
+    min_insync_replicas: int = Field(default=1, ge=1)
     request_timeout_ms: int = 10_000
+
+    @model_validator(mode="after")
+    def _reachable_isr(self) -> "KafkaSettings":
+        # More in-sync replicas than replicas would refuse every acks=all write.
+        if self.min_insync_replicas > self.replication_factor:
+            raise ValueError("min_insync_replicas must not exceed replication_factor")
+        return self
 
 
 class MongoSettings(BaseSettings):

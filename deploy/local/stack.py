@@ -3,6 +3,10 @@
 `python deploy/local/stack.py up [NAME ...]` starts what is not running and waits until each is
 ready; `down [NAME ...]` stops; `kill NAME ...` SIGKILLs, as a crash would (fault tests);
 `status` lists. Pid files: var/run/<name>.pid, logs: var/log/<name>.log.
+KAFKA_BROKERS=3 runs a three-broker KRaft cluster (kafka-1, kafka-2, kafka-3) instead of the one
+broker (kafka), with its own Kafka log and database under var/cluster. STACK_INSTANCE=NAME runs
+another copy of the system beside the default one, in var/instances/NAME, every port moved up by
+STACK_PORT_OFFSET (default 100); without Prometheus, whose configuration names the default ports.
 The commands here are the ones docker-compose.yml runs (tests/unit/test_compose.py checks that).
 """
 
@@ -16,15 +20,16 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 VAR = ROOT / "var"
-RUN, LOG = VAR / "run", VAR / "log"
 PY = str(ROOT / ".venv" / "bin" / "python")
 DEV_ENV = ROOT / "deploy" / "local" / "dev.env"
+KAFKA_LIBS = VAR / "kafka" / "libs"  # one copy of the broker's jars for every instance
+BROKER_COUNTS = (1, 3)
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,86 @@ class Process:
     env: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class KafkaNode:
+    """One KRaft node (broker and controller in one process) and where it keeps its log."""
+
+    name: str
+    node_id: int
+    port: int
+    controller_port: int
+    home: Path
+
+
+@dataclass(frozen=True)
+class Layout:
+    """One copy of the system: its directories, its ports and its number of Kafka brokers."""
+
+    instance: str = ""  # "": the default copy, in var/ on the documented ports
+    brokers: int = 1
+    port_offset: int = 0
+
+    @property
+    def home(self) -> Path:
+        return VAR / "instances" / self.instance if self.instance else VAR
+
+    @property
+    def state(self) -> Path:
+        # Kafka's log and the scores built from its offsets belong together: a ledger remembers the
+        # offsets it applied, so a cluster with a fresh log gets a database of its own as well.
+        return self.home if self.brokers == 1 else self.home / "cluster"
+
+    @property
+    def run(self) -> Path:
+        return self.home / "run"
+
+    @property
+    def log(self) -> Path:
+        return self.home / "log"
+
+    def port(self, default: int) -> int:
+        return default + self.port_offset
+
+    def kafka_nodes(self) -> list[KafkaNode]:
+        if self.brokers == 1:
+            return [KafkaNode("kafka", 1, self.port(9092), self.port(9093), self.state / "kafka")]
+        return [
+            KafkaNode(
+                f"kafka-{i}",
+                i,
+                self.port(9092 + 2 * (i - 1)),
+                self.port(9093 + 2 * (i - 1)),
+                self.state / "kafka" / f"node-{i}",
+            )
+            for i in range(1, self.brokers + 1)
+        ]
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return ",".join(f"127.0.0.1:{n.port}" for n in self.kafka_nodes())
+
+    def service_env(self) -> dict[str, str]:
+        """What the services of this copy are told beyond dev.env (nothing, for the default)."""
+        if self == Layout():
+            return {}
+        env = {
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
+            "SCORING_WORKER_DATADIR": str(self.state / "faust"),
+        }
+        if self.brokers > 1:
+            env |= {"KAFKA_REPLICATION_FACTOR": "3", "KAFKA_MIN_INSYNC_REPLICAS": "2"}
+        if self.port_offset:
+            env |= {
+                "MONGO_URL": f"mongodb://127.0.0.1:{self.port(27017)}/",
+                "SCORING_WORKER_WEB_PORT": str(self.port(8010)),
+                "SCORING_API_PORT": str(self.port(8000)),
+                "VOLUNTEER_PORT": str(self.port(8001)),
+                "LIAISON_PORT": str(self.port(8002)),
+                "TRAINING_PORT": str(self.port(8003)),
+            }
+        return env
+
+
 def http_ok(url: str) -> Callable[[], bool]:
     def check() -> bool:
         try:
@@ -50,101 +135,126 @@ def http_ok(url: str) -> Callable[[], bool]:
     return check
 
 
-def kafka_ready() -> bool:
-    """A metadata request succeeds (the broker is up and its controller elected)."""
-    import logging
+def kafka_ready(node: KafkaNode) -> Callable[[], bool]:
+    """A metadata request to this broker succeeds and lists it (registered, unfenced, in a quorum)."""
 
-    from aiokafka.admin import AIOKafkaAdminClient
+    def check() -> bool:
+        import logging
 
-    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # "connection refused" while it starts
+        from aiokafka import AIOKafkaClient
 
-    async def probe() -> bool:
-        admin = AIOKafkaAdminClient(bootstrap_servers="127.0.0.1:9092", request_timeout_ms=3000)
+        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # "connection refused" while it starts
+
+        async def probe() -> bool:
+            client = AIOKafkaClient(bootstrap_servers=f"127.0.0.1:{node.port}", request_timeout_ms=3000)
+            try:
+                await client.bootstrap()
+                return any(b.nodeId == node.node_id for b in client.cluster.brokers())
+            except Exception:
+                return False
+            finally:
+                await client.close()
+
+        return asyncio.run(probe())
+
+    return check
+
+
+def mongo_ready(url: str) -> Callable[[], bool]:
+    def check() -> bool:
+        from pymongo import MongoClient
+        from pymongo.errors import PyMongoError
+
+        client: MongoClient = MongoClient(url, serverSelectionTimeoutMS=1000)
         try:
-            await admin.start()
-            await admin.list_topics()
+            client.admin.command("ping")
             return True
-        except Exception:
+        except PyMongoError:
             return False
         finally:
-            await admin.close()
+            client.close()
 
-    return asyncio.run(probe())
-
-
-def mongo_ready() -> bool:
-    from pymongo import MongoClient
-    from pymongo.errors import PyMongoError
-
-    client: MongoClient = MongoClient("mongodb://127.0.0.1:27017/", serverSelectionTimeoutMS=1000)
-    try:
-        client.admin.command("ping")
-        return True
-    except PyMongoError:
-        return False
-    finally:
-        client.close()
+    return check
 
 
-def service(name: str, args: list[str], port: int) -> Process:
-    return Process(
-        name, [PY, "-m", *args], http_ok(f"http://127.0.0.1:{port}/readyz"), f"http://127.0.0.1:{port}"
+def kafka_process(layout: Layout, node: KafkaNode) -> Process:
+    # Three brokers share the machine with everything else: a smaller heap each.
+    heap = (
+        ["-Xmx512m", "-Xms256m"]
+        if layout.brokers == 1
+        else ["-Xmx384m", "-Xms128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"]
     )
-
-
-KAFKA_LIBS = VAR / "kafka" / "libs"
-PROCESSES = [
-    Process(
-        "kafka",
+    return Process(
+        node.name,
         [
             "java",
-            "-Xmx512m",
-            "-Xms256m",
+            *heap,
             "-cp",
             f"{KAFKA_LIBS}/*",
             f"-Dlog4j2.configurationFile={ROOT}/deploy/kafka/log4j2.properties",
             "kafka.Kafka",
-            str(VAR / "kafka" / "server.properties"),
+            str(node.home / "server.properties"),
         ],
-        kafka_ready,
-        "kafka://127.0.0.1:9092",
+        kafka_ready(node),
+        f"kafka://127.0.0.1:{node.port}",
         deadline_s=90,
-    ),
-    Process(
-        "ferretdb",
-        [
-            str(VAR / "bin" / "ferretdb-local"),
-            "--listen-addr",
-            "127.0.0.1:27017",
-            "--data-dir",
-            str(VAR / "ferretdb"),
-            "--log-level",
-            "error",  # warn would log every client's unsupported endSessions
-        ],
-        mongo_ready,
-        "mongodb://127.0.0.1:27017/",
-    ),
-    service("scoring-worker", ["services.scoring", "worker", "-l", "info"], 8010),
-    service("scoring-api", ["services.scoring", "api"], 8000),
-    service("volunteer", ["services.volunteer"], 8001),
-    service("liaison", ["services.liaison"], 8002),
-    service("training", ["services.training"], 8003),
-    # Scrapes everything above and evaluates deploy/prometheus/alerts.yml (Debian's prometheus
-    # package, installed by provision.sh). Absolute paths: `leftovers` finds it by this checkout.
-    Process(
-        "prometheus",
-        [
-            "prometheus",
-            f"--storage.tsdb.path={VAR / 'prometheus'}",
-            "--storage.tsdb.retention.time=2d",
-            "--web.listen-address=127.0.0.1:9090",
-            f"--config.file={ROOT / 'deploy' / 'prometheus' / 'prometheus.local.yml'}",
-        ],
-        http_ok("http://127.0.0.1:9090/-/ready"),
-        "http://127.0.0.1:9090",
-    ),
-]
-INFRA = ("kafka", "ferretdb")
+    )
+
+
+def processes(layout: Layout) -> list[Process]:
+    """Every process of one copy of the system, in the order they start."""
+    env = layout.service_env()
+
+    def service(name: str, args: list[str], port: int) -> Process:
+        port = layout.port(port)
+        url = f"http://127.0.0.1:{port}"
+        return Process(name, [PY, "-m", *args], http_ok(f"{url}/readyz"), url, env=env)
+
+    mongo_port = layout.port(27017)
+    found = [kafka_process(layout, node) for node in layout.kafka_nodes()]
+    found += [
+        Process(
+            "ferretdb",
+            [
+                str(VAR / "bin" / "ferretdb-local"),
+                "--listen-addr",
+                f"127.0.0.1:{mongo_port}",
+                "--data-dir",
+                str(layout.state / "ferretdb"),
+                "--log-level",
+                "error",  # warn would log every client's unsupported endSessions
+            ],
+            mongo_ready(f"mongodb://127.0.0.1:{mongo_port}/"),
+            f"mongodb://127.0.0.1:{mongo_port}/",
+        ),
+        service("scoring-worker", ["services.scoring", "worker", "-l", "info"], 8010),
+        service("scoring-api", ["services.scoring", "api"], 8000),
+        service("volunteer", ["services.volunteer"], 8001),
+        service("liaison", ["services.liaison"], 8002),
+        service("training", ["services.training"], 8003),
+    ]
+    if not layout.port_offset:
+        # Scrapes everything above and evaluates deploy/prometheus/alerts.yml (Debian's prometheus
+        # package, installed by provision.sh). Absolute paths: `leftovers` finds it by this checkout.
+        found.append(
+            Process(
+                "prometheus",
+                [
+                    "prometheus",
+                    f"--storage.tsdb.path={VAR / 'prometheus'}",
+                    "--storage.tsdb.retention.time=2d",
+                    "--web.listen-address=127.0.0.1:9090",
+                    f"--config.file={ROOT / 'deploy' / 'prometheus' / 'prometheus.local.yml'}",
+                ],
+                http_ok("http://127.0.0.1:9090/-/ready"),
+                "http://127.0.0.1:9090",
+            )
+        )
+    return found
+
+
+# The default copy with one broker: what `make up` runs and docker-compose.yml mirrors.
+PROCESSES = processes(Layout())
 BY_NAME = {p.name: p for p in PROCESSES}
 
 
@@ -158,121 +268,204 @@ def dev_env() -> dict[str, str]:
     return env
 
 
-def pid_of(name: str) -> int | None:
-    """The pid of a running process of ours, or None (stale pid files are removed)."""
-    pid_file = RUN / f"{name}.pid"
+def _zombie(pid: int) -> bool:
     try:
-        pid = int(pid_file.read_text())
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except (OSError, ValueError):
-        pid_file.unlink(missing_ok=True)
-        return None
-    # Guard against a recycled pid: the process must still be running our command.
-    if any(arg.encode() not in cmdline for arg in BY_NAME[name].command):
-        pid_file.unlink(missing_ok=True)
-        return None
-    return pid
-
-
-def prepare_kafka() -> None:
-    """Write server.properties and format the log directory once (KRaft needs a cluster id)."""
-    data = VAR / "kafka" / "data"
-    data.mkdir(parents=True, exist_ok=True)
-    template = (ROOT / "deploy" / "kafka" / "server.properties").read_text()
-    (VAR / "kafka" / "server.properties").write_text(template.replace("@LOG_DIRS@", str(data)))
-    if (data / "meta.properties").exists():
-        return
-    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-    subprocess.run(
-        [
-            "java",
-            "-cp",
-            f"{KAFKA_LIBS}/*",
-            f"-Dlog4j2.configurationFile={ROOT}/deploy/kafka/log4j2.properties",
-            "kafka.tools.StorageTool",
-            "format",
-            "-t",
-            cluster_id,
-            "-c",
-            str(VAR / "kafka" / "server.properties"),
-        ],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-
-
-def start(p: Process) -> subprocess.Popen:
-    if p.name == "kafka":
-        prepare_kafka()
-    RUN.mkdir(parents=True, exist_ok=True)
-    LOG.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, **dev_env(), **p.env}
-    with open(LOG / f"{p.name}.log", "ab") as log:
-        child = subprocess.Popen(
-            p.command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    (RUN / f"{p.name}.pid").write_text(str(child.pid))
-    return child
-
-
-def wait_ready(p: Process, child: subprocess.Popen) -> None:
-    deadline = time.monotonic() + p.deadline_s
-    while time.monotonic() < deadline and child.poll() is None:
-        if p.ready():
-            return
-        time.sleep(0.3)
-    tail = (LOG / f"{p.name}.log").read_text(errors="replace").splitlines()[-15:]
-    state = (
-        f"exited with {child.returncode}"
-        if child.poll() is not None
-        else f"not ready after {p.deadline_s:.0f}s"
-    )
-    sys.exit(f"{p.name} {state}; the end of var/log/{p.name}.log:\n" + "\n".join(tail))
-
-
-def up(names: list[str]) -> None:
-    for p in (BY_NAME[n] for n in names):
-        if pid_of(p.name) is not None:  # running: not restarted, even if a dependency is away
-            print(f"  {p.name:15} already running  {p.url}")
-            continue
-        began = time.monotonic()
-        wait_ready(p, start(p))
-        print(f"  {p.name:15} ready in {time.monotonic() - began:4.1f}s  {p.url}")
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z")
+    except OSError:
+        return True
 
 
 def _alive(pid: int) -> bool:
     return Path(f"/proc/{pid}").exists() and not _zombie(pid)
 
 
-def _signal_and_wait(name: str, sig: signal.Signals, timeout_s: float) -> bool:
-    """Signal a process group and wait (up to timeout_s) for it to go; False if it was not running."""
-    pid = pid_of(name)
-    if pid is None:
-        return False
-    os.killpg(pid, sig)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and _alive(pid):
-        time.sleep(0.05)
-    if _alive(pid):  # ignored SIGTERM: stop it for good
-        os.killpg(pid, signal.SIGKILL)
-    (RUN / f"{name}.pid").unlink(missing_ok=True)
-    return True
-
-
-def stop(name: str, timeout_s: float = 20) -> bool:
-    return _signal_and_wait(name, signal.SIGTERM, timeout_s)
-
-
-def kill(name: str, timeout_s: float = 10) -> bool:
-    """SIGKILL a process group, as a crash would (fault tests); returns once it is gone."""
-    return _signal_and_wait(name, signal.SIGKILL, timeout_s)
-
-
-def _zombie(pid: int) -> bool:
+def _running_brokers(home: Path) -> int | None:
+    """The broker count this copy was started with, while any of its processes runs."""
+    run = home / "run"
     try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z")
-    except OSError:
+        brokers = int((run / "kafka-brokers").read_text())
+    except (OSError, ValueError):
+        return None
+    for pid_file in run.glob("*.pid"):
+        try:
+            if _alive(int(pid_file.read_text())):
+                return brokers
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def layout_of(env: Mapping[str, str]) -> Layout:
+    """The copy the environment names (STACK_INSTANCE, STACK_PORT_OFFSET, KAFKA_BROKERS); without
+    KAFKA_BROKERS, a running copy keeps the broker count it was started with."""
+    instance = env.get("STACK_INSTANCE", "")
+    if instance and (not instance.replace("-", "").isalnum() or instance.startswith("-")):
+        sys.exit(f"STACK_INSTANCE={instance!r}: letters, digits and dashes only")
+    offset = int(env.get("STACK_PORT_OFFSET") or (100 if instance else 0))
+    home = Layout(instance).home
+    running = _running_brokers(home)
+    wanted = env.get("KAFKA_BROKERS")
+    brokers = int(wanted) if wanted else (running or 1)
+    if brokers not in BROKER_COUNTS:
+        sys.exit(f"KAFKA_BROKERS={wanted}: one of {', '.join(map(str, BROKER_COUNTS))}")
+    if running and running != brokers:
+        sys.exit(f"this copy runs with {running} Kafka broker(s): stop it first (make down)")
+    return Layout(instance, brokers, offset)
+
+
+class Stack:
+    """The processes of one copy of the system, started, checked and stopped by pid file."""
+
+    def __init__(self, layout: Layout):
+        self.layout = layout
+        self.processes = processes(layout)
+        self.by_name = {p.name: p for p in self.processes}
+        self.nodes = {n.name: n for n in layout.kafka_nodes()}
+
+    def pid_of(self, name: str) -> int | None:
+        """The pid of a running process of ours, or None (stale pid files are removed)."""
+        pid_file = self.layout.run / f"{name}.pid"
+        try:
+            pid = int(pid_file.read_text())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            pid_file.unlink(missing_ok=True)
+            return None
+        # Guard against a recycled pid: the process must still be running our command.
+        if any(arg.encode() not in cmdline for arg in self.by_name[name].command):
+            pid_file.unlink(missing_ok=True)
+            return None
+        return pid
+
+    def prepare_kafka(self, nodes: list[KafkaNode]) -> None:
+        """Write each node's server.properties and format its log directory once; every node of a
+        cluster with the same cluster id (KRaft needs one). Formats run side by side."""
+        id_file = self.layout.state / "kafka" / "cluster.id"
+        formats = []
+        for node in nodes:
+            data = node.home / "data"
+            data.mkdir(parents=True, exist_ok=True)
+            properties = node.home / "server.properties"
+            properties.write_text(self.server_properties(node, data))
+            if (data / "meta.properties").exists():
+                continue
+            if self.layout.brokers > 1 and id_file.exists():
+                cluster_id = id_file.read_text().strip()
+            else:
+                cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+                if self.layout.brokers > 1:
+                    id_file.write_text(cluster_id + "\n")
+            command = [
+                "java",
+                "-cp",
+                f"{KAFKA_LIBS}/*",
+                f"-Dlog4j2.configurationFile={ROOT}/deploy/kafka/log4j2.properties",
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                cluster_id,
+                "-c",
+                str(properties),
+            ]
+            formats.append((command, subprocess.Popen(command, stdout=subprocess.DEVNULL)))
+        for command, child in formats:
+            if child.wait() != 0:
+                raise subprocess.CalledProcessError(child.returncode, command)
+
+    def server_properties(self, node: KafkaNode, data: Path) -> str:
+        """deploy/kafka/server.properties (with cluster.properties over it for a cluster) and this
+        node's id, addresses and log directory."""
+        settings = {}
+        sources = ["server.properties"] + (["cluster.properties"] if self.layout.brokers > 1 else [])
+        for source in sources:
+            for line in (ROOT / "deploy" / "kafka" / source).read_text().splitlines():
+                if line.strip() and not line.lstrip().startswith("#"):
+                    key, _, value = line.partition("=")
+                    settings[key.strip()] = value.strip()
+        settings |= {
+            "node.id": str(node.node_id),
+            "controller.quorum.voters": ",".join(
+                f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in self.nodes.values()
+            ),
+            "listeners": f"PLAINTEXT://127.0.0.1:{node.port},CONTROLLER://127.0.0.1:{node.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{node.port}",
+            "log.dirs": str(data),
+        }
+        header = (
+            f"# Written by deploy/local/stack.py from deploy/kafka/{' and '.join(sources)}: edit those.\n"
+        )
+        return header + "".join(f"{key}={value}\n" for key, value in settings.items())
+
+    def start(self, p: Process) -> subprocess.Popen:
+        run, log = self.layout.run, self.layout.log
+        run.mkdir(parents=True, exist_ok=True)
+        log.mkdir(parents=True, exist_ok=True)
+        if p.name in self.nodes:
+            (run / "kafka-brokers").write_text(f"{self.layout.brokers}\n")
+        env = {**os.environ, **dev_env(), **p.env}
+        with open(log / f"{p.name}.log", "ab") as out:
+            child = subprocess.Popen(
+                p.command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        (run / f"{p.name}.pid").write_text(str(child.pid))
+        return child
+
+    def wait_ready(self, p: Process, child: subprocess.Popen) -> None:
+        deadline = time.monotonic() + p.deadline_s
+        while time.monotonic() < deadline and child.poll() is None:
+            if p.ready():
+                return
+            time.sleep(0.3)
+        log = self.layout.log / f"{p.name}.log"
+        tail = log.read_text(errors="replace").splitlines()[-15:]
+        state = (
+            f"exited with {child.returncode}"
+            if child.poll() is not None
+            else f"not ready after {p.deadline_s:.0f}s"
+        )
+        sys.exit(f"{p.name} {state}; the end of {log.relative_to(ROOT)}:\n" + "\n".join(tail))
+
+    def up(self, names: list[str]) -> None:
+        todo = []
+        for p in (self.by_name[n] for n in names):
+            if self.pid_of(p.name) is not None:  # running: not restarted, even if a dependency is away
+                print(f"  {p.name:15} already running  {p.url}")
+            else:
+                todo.append(p)
+        # A cluster's nodes start together: one alone has no quorum, so it would never be ready.
+        brokers = [p for p in todo if p.name in self.nodes]
+        began = time.monotonic()
+        self.prepare_kafka([self.nodes[p.name] for p in brokers])
+        started = [(p, self.start(p)) for p in brokers]
+        for p, child in started:
+            self.wait_ready(p, child)
+            print(f"  {p.name:15} ready in {time.monotonic() - began:4.1f}s  {p.url}")
+        for p in todo:
+            if p.name not in self.nodes:
+                began = time.monotonic()
+                self.wait_ready(p, self.start(p))
+                print(f"  {p.name:15} ready in {time.monotonic() - began:4.1f}s  {p.url}")
+
+    def _signal_and_wait(self, name: str, sig: signal.Signals, timeout_s: float) -> bool:
+        """Signal a process group and wait (up to timeout_s) for it to go; False if it was not running."""
+        pid = self.pid_of(name)
+        if pid is None:
+            return False
+        os.killpg(pid, sig)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and _alive(pid):
+            time.sleep(0.05)
+        if _alive(pid):  # ignored SIGTERM: stop it for good
+            os.killpg(pid, signal.SIGKILL)
+        (self.layout.run / f"{name}.pid").unlink(missing_ok=True)
         return True
+
+    def stop(self, name: str, timeout_s: float = 20) -> bool:
+        return self._signal_and_wait(name, signal.SIGTERM, timeout_s)
+
+    def kill(self, name: str, timeout_s: float = 10) -> bool:
+        """SIGKILL a process group, as a crash would (fault tests); returns once it is gone."""
+        return self._signal_and_wait(name, signal.SIGKILL, timeout_s)
 
 
 def leftovers() -> list[str]:
@@ -291,30 +484,33 @@ def leftovers() -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("action", choices=["up", "down", "kill", "status", "infra", "leftovers"])
-    parser.add_argument("names", nargs="*", help=f"any of {', '.join(BY_NAME)}; default: everything")
+    parser.add_argument("names", nargs="*", help="processes (see `status`); default: everything")
     args = parser.parse_args()
-    if unknown := set(args.names) - BY_NAME.keys():
-        parser.error(f"unknown process(es): {', '.join(sorted(unknown))}")
-    names = args.names or [p.name for p in PROCESSES]
+    stack = Stack(layout_of(os.environ))
+    if unknown := set(args.names) - stack.by_name.keys():
+        parser.error(
+            f"unknown process(es): {', '.join(sorted(unknown))}; this copy runs {', '.join(stack.by_name)}"
+        )
+    names = args.names or [p.name for p in stack.processes]
     if args.action == "infra":
-        names = list(INFRA)
+        names = [*stack.nodes, "ferretdb"]
     if args.action == "leftovers":
         if found := leftovers():
             sys.exit("still running after make down:\n" + "\n".join(found))
         print("no process of this checkout is running")
     elif args.action in ("up", "infra"):
-        up(names)
+        stack.up(names)
     elif args.action == "kill":
         for name in args.names:
-            if kill(name):
+            if stack.kill(name):
                 print(f"  {name:15} killed")
     elif args.action == "down":
         for name in reversed(names):
-            if stop(name):
+            if stack.stop(name):
                 print(f"  {name:15} stopped")
     else:
         for name in names:
-            pid = pid_of(name)
+            pid = stack.pid_of(name)
             print(f"  {name:15} {'running, pid ' + str(pid) if pid else 'stopped'}")
 
 
