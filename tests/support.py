@@ -8,16 +8,20 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
 import httpx
 from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 
 from services.scoring.api.score_view import ScoreView
+from services.scoring.generations import Generation
 from services.scoring.rescore import commit_offsets, end_offsets, rescore
+from services.scoring.routing import routed_topics
 from services.scoring.rulebooks import load_rulebook
 from services.scoring.score_feed import feed_topic
 from shared.kafka import BrokerUnavailable, partitions_of
@@ -62,6 +66,26 @@ def workers(
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        if app_id != stack_app_id():  # a test's own app: its repartition and feed topics go too
+            leader = f"{Generation(1).group(app_id)}-__assignor-__leader"  # faust's own
+            drop_topics([*routed_topics(app_id), feed_topic(database), leader])
+
+
+def drop_topics(names: list[str]) -> None:
+    """Delete topics a test made (from sync code too: in a thread with a loop of its own)."""
+
+    async def drop() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers="127.0.0.1:9092")
+        await admin.start()
+        try:
+            existing = set(await admin.list_topics())
+            if found := [n for n in names if n in existing]:
+                await admin.delete_topics(found)
+        finally:
+            await admin.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, drop()).result(timeout=60)
 
 
 async def start_group_at_end(app_id: str) -> None:

@@ -17,6 +17,7 @@ from pymongo import AsyncMongoClient
 
 from services.scoring.fault_injection import ERRORS, STAGES
 from services.scoring.generations import MongoGenerations
+from services.scoring.score_feed import feed_topic
 from shared.contracts import EVENT_TYPES, TOPICS, Stream, build_event, type_for
 from tests.conftest import URLS, new_id
 from tests.fault.driver import Driver
@@ -26,7 +27,7 @@ from tests.fault.scenario import check, run
 from tests.fault.summary import Summary
 from tests.fault.test_submissions import dead_letter_consumer, dead_lettered
 from tests.fault.workload import Workload
-from tests.support import recompute, scored
+from tests.support import drop_topics, recompute, scored
 
 pytestmark = pytest.mark.timeout(600)
 HOOK = "SCORING_WORKER_FAULT_INJECTION"
@@ -155,6 +156,7 @@ async def assert_rescore_agrees(workload: Workload) -> None:
         client: AsyncMongoClient = AsyncMongoClient("mongodb://127.0.0.1:27017/")
         await client.drop_database(database)
         await client.close()
+        await asyncio.to_thread(drop_topics, [feed_topic(database)])
     assert again == live and live
 
 
