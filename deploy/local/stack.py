@@ -432,40 +432,45 @@ class Stack:
                 print(f"  {p.name:15} already running  {p.url}")
             else:
                 todo.append(p)
-        # A cluster's nodes start together: one alone has no quorum, so it would never be ready.
-        brokers = [p for p in todo if p.name in self.nodes]
-        began = time.monotonic()
-        self.prepare_kafka([self.nodes[p.name] for p in brokers])
-        started = [(p, self.start(p)) for p in brokers]
-        for p, child in started:
-            self.wait_ready(p, child)
-            print(f"  {p.name:15} ready in {time.monotonic() - began:4.1f}s  {p.url}")
-        for p in todo:
-            if p.name not in self.nodes:
-                began = time.monotonic()
-                self.wait_ready(p, self.start(p))
+        # Two waves, each started at once and then waited for: the infrastructure (a cluster's nodes
+        # must start together: one alone has no quorum, so it would never be ready), then the
+        # services, which need only the infrastructure.
+        infra = [p for p in todo if p.name in self.nodes or p.name == "ferretdb"]
+        self.prepare_kafka([self.nodes[p.name] for p in infra if p.name in self.nodes])
+        for wave in (infra, [p for p in todo if p not in infra]):
+            began = time.monotonic()
+            started = [(p, self.start(p)) for p in wave]
+            for p, child in started:
+                self.wait_ready(p, child)
                 print(f"  {p.name:15} ready in {time.monotonic() - began:4.1f}s  {p.url}")
 
-    def _signal_and_wait(self, name: str, sig: signal.Signals, timeout_s: float) -> bool:
-        """Signal a process group and wait (up to timeout_s) for it to go; False if it was not running."""
-        pid = self.pid_of(name)
-        if pid is None:
-            return False
-        os.killpg(pid, sig)
+    def _signal_and_wait(self, names: list[str], sig: signal.Signals, timeout_s: float) -> list[str]:
+        """Signal process groups at once and wait (up to timeout_s) for them to go; returns the
+        names of those that were running."""
+        pids = {name: pid for name in names if (pid := self.pid_of(name)) is not None}
+        for pid in pids.values():
+            os.killpg(pid, sig)
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and _alive(pid):
+        while time.monotonic() < deadline and any(_alive(pid) for pid in pids.values()):
             time.sleep(0.05)
-        if _alive(pid):  # ignored SIGTERM: stop it for good
-            os.killpg(pid, signal.SIGKILL)
-        (self.layout.run / f"{name}.pid").unlink(missing_ok=True)
-        return True
+        for name, pid in pids.items():
+            if _alive(pid):  # ignored SIGTERM: stop it for good
+                os.killpg(pid, signal.SIGKILL)
+            (self.layout.run / f"{name}.pid").unlink(missing_ok=True)
+        return list(pids)
 
-    def stop(self, name: str, timeout_s: float = 20) -> bool:
-        return self._signal_and_wait(name, signal.SIGTERM, timeout_s)
+    def stop(self, names: list[str], timeout_s: float = 20) -> list[str]:
+        """SIGTERM: the services first, then the infrastructure they use. A cluster's nodes stop
+        together: the last one left alone would wait for a quorum to grant its shutdown."""
+        infra = {*self.nodes, "ferretdb"}
+        services = [n for n in names if n not in infra]
+        return self._signal_and_wait(services, signal.SIGTERM, timeout_s) + self._signal_and_wait(
+            [n for n in names if n in infra], signal.SIGTERM, timeout_s
+        )
 
-    def kill(self, name: str, timeout_s: float = 10) -> bool:
-        """SIGKILL a process group, as a crash would (fault tests); returns once it is gone."""
-        return self._signal_and_wait(name, signal.SIGKILL, timeout_s)
+    def kill(self, names: list[str], timeout_s: float = 10) -> list[str]:
+        """SIGKILL process groups, as a crash would (fault tests); returns once they are gone."""
+        return self._signal_and_wait(names, signal.SIGKILL, timeout_s)
 
 
 def leftovers() -> list[str]:
@@ -501,13 +506,11 @@ def main() -> None:
     elif args.action in ("up", "infra"):
         stack.up(names)
     elif args.action == "kill":
-        for name in args.names:
-            if stack.kill(name):
-                print(f"  {name:15} killed")
+        for name in stack.kill(args.names):
+            print(f"  {name:15} killed")
     elif args.action == "down":
-        for name in reversed(names):
-            if stack.stop(name):
-                print(f"  {name:15} stopped")
+        for name in stack.stop(list(reversed(names))):
+            print(f"  {name:15} stopped")
     else:
         for name in names:
             pid = stack.pid_of(name)

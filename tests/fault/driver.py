@@ -5,7 +5,7 @@ acknowledged, and keeps a ledger of everything acknowledged (202)."""
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import httpx
@@ -34,6 +34,7 @@ class Attempt:
     started: float
     ended: float
     status: int | None
+    retry_after: str | None = None  # the Retry-After header, if the answer had one
 
 
 @dataclass
@@ -49,7 +50,8 @@ class Tally:
 
 
 class Driver:
-    """Posts `workload()` items at `rate` records a second from `senders` concurrent senders."""
+    """Posts `workload()` items at `rate` records a second from `senders` concurrent senders, to
+    the intake services at `urls` (the stack's by default)."""
 
     def __init__(
         self,
@@ -58,8 +60,9 @@ class Driver:
         workload: Callable[[], Item],
         rate: float,
         senders: int = 4,
+        urls: Mapping[str, str] = URLS,
     ):
-        self._client, self._headers = client, {"Authorization": f"Bearer {token}"}
+        self._client, self._headers, self._urls = client, {"Authorization": f"Bearer {token}"}, urls
         self._workload, self._rate, self._senders = workload, rate, senders
         self._queue: asyncio.Queue[Item] = asyncio.Queue()
         self._tasks: list[asyncio.Task] = []
@@ -122,7 +125,7 @@ class Driver:
 
     async def void(self, service: str, event_id: str, reason: str = "entered twice by mistake") -> None:
         """Void a record, retrying like a post, until the void is acknowledged."""
-        url = f"{URLS[service]}/v1/{RESOURCES[service]}/{event_id}:void"
+        url = f"{self._urls[service]}/v1/{RESOURCES[service]}/{event_id}:void"
         while True:
             status, body, wait = await self._request(url, {"reason": reason})
             if status == 202:
@@ -156,11 +159,11 @@ class Driver:
             t.other[status] += 1
 
     async def _post_one(self, service: str, record: dict) -> tuple[Answer, float]:
-        status, body, wait = await self._request(f"{URLS[service]}/v1/{RESOURCES[service]}", record)
+        status, body, wait = await self._request(f"{self._urls[service]}/v1/{RESOURCES[service]}", record)
         return (status, body), wait
 
     async def _post_batch(self, service: str, records: list[dict]) -> tuple[list[Answer], float]:
-        url = f"{URLS[service]}/v1/{RESOURCES[service]}:batch"
+        url = f"{self._urls[service]}/v1/{RESOURCES[service]}:batch"
         status, body, wait = await self._request(url, {"items": records})
         if status in (200, 503) and "results" in body:
             return [(r["status"], r) for r in body["results"]], wait
@@ -174,7 +177,7 @@ class Driver:
         except httpx.TransportError:
             self.attempts.append(Attempt(started, time.monotonic(), None))
             return None, {}, CONNECTION_RETRY_S
-        self.attempts.append(Attempt(started, time.monotonic(), r.status_code))
+        self.attempts.append(Attempt(started, time.monotonic(), r.status_code, r.headers.get("retry-after")))
         try:
             body = r.json()
         except ValueError:
