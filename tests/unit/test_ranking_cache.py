@@ -1,19 +1,23 @@
-"""Answers over every branch: computed off the event loop once per data version and shared, kept
+"""Answers over every branch: computed in slices once per data version and shared, kept
 least-recently-used under the normalised query, and cheap to recompute at 10,000 branches."""
 
 import asyncio
 import gc
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import orjson
 import pytest
 
-from services.scoring.api.assessment import JudgedMemo, compute_advanced, compute_compliance
-from services.scoring.api.computed import Computed
-from services.scoring.api.rankings import RankingCache, RankingQuery, ScoreMemo, compute_ranking
+from services.scoring.api.assessment import JudgedMemo, compliance_steps, compute_advanced, compute_compliance
+from services.scoring.api.computed import Computed, Steps
+from services.scoring.api.rankings import (
+    RankingCache,
+    RankingQuery,
+    ScoreMemo,
+    compute_ranking,
+    ranking_steps,
+)
 from services.scoring.api.read_model import Branch
 from services.scoring.api.score_view import BranchPeriod, ScoreView
 from services.scoring.rulebooks import load_rulebook
@@ -135,48 +139,52 @@ async def test_limit_never_makes_a_new_entry_and_concurrent_readers_share_one_co
                 computations.append(key)
             return super()._start(key, version, snapshot)
 
-    with ThreadPoolExecutor(2) as pool:
-        computed = Counting(pool, max_entries=4, min_age_s=0.0)
-        cache, model = RankingCache(computed), FakeModel(registry, rows)
-        bodies = await asyncio.gather(
-            *(cache.json(model, RankingQuery("2024", limit=limit)) for limit in range(1, 101))  # type: ignore[arg-type]
-        )
-        assert len(computations) == 1 and len(computed) == 1
-        assert [b.count(b'"rank"') for b in bodies] == list(range(1, 101))
-        model.changes += 1  # new data: one recomputation for everyone, again
-        await asyncio.gather(*(cache.json(model, RankingQuery("2024", limit=7)) for _ in range(20)))  # type: ignore[arg-type]
-        assert len(computations) == 2
+    computed = Counting(max_entries=4, min_age_s=0.0)
+    cache, model = RankingCache(computed), FakeModel(registry, rows)
+    bodies = await asyncio.gather(
+        *(cache.json(model, RankingQuery("2024", limit=limit)) for limit in range(1, 101))  # type: ignore[arg-type]
+    )
+    assert len(computations) == 1 and len(computed) == 1
+    assert [b.count(b'"rank"') for b in bodies] == list(range(1, 101))
+    model.changes += 1  # new data: one recomputation for everyone, again
+    await asyncio.gather(*(cache.json(model, RankingQuery("2024", limit=7)) for _ in range(20)))  # type: ignore[arg-type]
+    assert len(computations) == 2
+
+
+def const(v: str) -> Steps[str]:
+    yield
+    return v
 
 
 async def test_entries_are_least_recently_used_and_a_stale_value_is_served_while_a_slow_one_computes():
-    with ThreadPoolExecutor(2) as pool:
-        computed: Computed[str] = Computed(pool, max_entries=2, min_age_s=0.0, fresh_wait_s=0.05)
-        value = lambda v: lambda: lambda: v  # noqa: E731
-        assert await computed.get("a", 1, value("a1")) == "a1"
-        assert await computed.get("b", 1, value("b1")) == "b1"
-        assert await computed.get("a", 1, value("never")) == "a1"  # a is now the most recent
-        assert await computed.get("c", 1, value("c1")) == "c1"  # evicts b, not a
-        assert await computed.get("a", 1, value("never")) == "a1"
-        assert await computed.get("b", 1, value("b-again")) == "b-again"
-        release = threading.Event()
+    computed: Computed[str] = Computed(max_entries=2, min_age_s=0.0, fresh_wait_s=0.05)
+    value = lambda v: lambda: const(v)  # noqa: E731
+    assert await computed.get("a", 1, value("a1")) == "a1"
+    assert await computed.get("b", 1, value("b1")) == "b1"
+    assert await computed.get("a", 1, value("never")) == "a1"  # a is now the most recent
+    assert await computed.get("c", 1, value("c1")) == "c1"  # evicts b, not a
+    assert await computed.get("a", 1, value("never")) == "a1"
+    assert await computed.get("b", 1, value("b-again")) == "b-again"
+    released = asyncio.Event()
 
-        def slow() -> str:
-            release.wait(5)
-            return "a2"
+    def slow() -> Steps[str]:
+        while not released.is_set():
+            yield
+        return "a2"
 
-        def never() -> str:
-            raise AssertionError("a second computation of a key under way")
+    def never() -> Steps[str]:
+        raise AssertionError("a second computation of a key under way")
 
-        began = time.monotonic()
-        assert await computed.get("a", 2, lambda: slow) == "a1"  # new data, slow: the last value meanwhile
-        assert await computed.get("a", 2, lambda: never) == "a1"  # joins the computation under way
-        assert time.monotonic() - began < 1
-        release.set()
-        for _ in range(500):  # the computation finishes in its thread: the next reader has it
-            if (got := await computed.get("a", 2, lambda: never)) == "a2":
-                break
-            await asyncio.sleep(0.01)
-        assert got == "a2"
+    began = time.monotonic()
+    assert await computed.get("a", 2, slow) == "a1"  # new data, slow: the last value meanwhile
+    assert await computed.get("a", 2, never) == "a1"  # joins the computation under way
+    assert time.monotonic() - began < 1
+    released.set()
+    for _ in range(500):  # the computation finishes in its slices: the next reader has it
+        if (got := await computed.get("a", 2, never)) == "a2":
+            break
+        await asyncio.sleep(0.01)
+    assert got == "a2"
 
 
 async def test_the_event_loop_keeps_running_while_ten_thousand_branches_are_computed(big):
@@ -193,24 +201,17 @@ async def test_the_event_loop_keeps_running_while_ten_thousand_branches_are_comp
             gaps.append(now - last)
             last = now
 
-    with ThreadPoolExecutor(2) as pool:
-        computed: Computed[object] = Computed(pool)
-        ticking = asyncio.create_task(ticker())
-        await asyncio.sleep(0.05)
-        await asyncio.gather(
-            computed.get(
-                "compliance",
-                1,
-                lambda: (
-                    lambda: compute_compliance(
-                        counts, registry, sorted(registry), "2024", RULEBOOK, TODAY, JudgedMemo()
-                    )
-                ),
-            ),
-            computed.get(
-                "ranking", 1, lambda: lambda: compute_ranking(rows, registry, RULEBOOK, "2024", "total", None)
-            ),
-        )
-        done.set()
-        await ticking
+    computed: Computed[object] = Computed()
+    ticking = asyncio.create_task(ticker())
+    await asyncio.sleep(0.05)
+    judged, ids = JudgedMemo(), sorted(registry)
+    table, ranking = await asyncio.gather(
+        computed.get(
+            "compliance", 1, lambda: compliance_steps(counts, registry, ids, "2024", RULEBOOK, TODAY, judged)
+        ),
+        computed.get("ranking", 1, lambda: ranking_steps(rows, registry, RULEBOOK, "2024", "total", None)),
+    )
+    done.set()
+    await ticking
+    assert table.head["total_branches"] == ranking.head["total_branches"] == N  # type: ignore[attr-defined]
     assert len(gaps) > 10 and max(gaps) < 0.1, max(gaps)

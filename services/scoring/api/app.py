@@ -2,7 +2,6 @@
 
 import asyncio
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -59,7 +58,6 @@ class ApiSettings(BaseSettings):
     streams_per_token: int = STREAMS_PER_TOKEN
     stream_lifetime_s: float = STREAM_LIFETIME_S
     body_read_timeout_s: float = BODY_READ_TIMEOUT_S
-    compute_threads: int = 2
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     mongo: MongoSettings = Field(default_factory=MongoSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
@@ -91,7 +89,6 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         live_generation,
         parse_rulebook_text(rulebook_text),
     )
-    pool = ThreadPoolExecutor(settings.compute_threads, thread_name_prefix="scoring-api-compute")
 
     async def first_pointer() -> None:
         """Without a pointer yet (a fresh system), make generation 1 under the file's rulebook."""
@@ -110,7 +107,6 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        pool.shutdown(wait=False, cancel_futures=True)
         await kafka.stop()
         await client.close()
 
@@ -122,13 +118,12 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.read_model = model = MongoReadModel(db, follower)
-    # Answers over every branch are computed in `pool`, once per data version (see computed.py).
-    app.state.rankings = RankingCache(Computed(pool, max_entries=256, min_age_s=0.1))
-    app.state.computed_compliance = Computed(pool, max_entries=64, min_age_s=1.0)
+    # Answers over every branch are computed in slices, once per data version (see computed.py).
+    app.state.rankings = RankingCache(Computed(max_entries=256, min_age_s=0.1))
+    app.state.computed_compliance = Computed(max_entries=64, min_age_s=1.0)
     app.state.judged = JudgedMemo()
-    app.state.pool = pool
-    app.state.computed_advanced = Computed(pool, max_entries=16, min_age_s=1.0)
-    app.state.computed_stats = Computed(pool, max_entries=64, min_age_s=1.0)
+    app.state.computed_advanced = Computed(max_entries=16, min_age_s=1.0)
+    app.state.computed_stats = Computed(max_entries=64, min_age_s=1.0)
     app.state.stream_slots = StreamSlots(settings.streams_per_token)
     app.state.stream_lifetime_s = settings.stream_lifetime_s
     app.state.clock = lambda: datetime.now(UTC)

@@ -3,10 +3,8 @@
 Both read every branch of a year: they are computed off the event loop, once per data version
 (services.scoring.api.computed), and compliance is answered a page at a time."""
 
-import asyncio
 from bisect import bisect_left
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -15,7 +13,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from services.scoring.api.computed import Computed
+from services.scoring.api.computed import Computed, Steps, run, sliced
 from services.scoring.api.rankings import (
     JSON_OPTIONS,
     Court,
@@ -136,13 +134,19 @@ class ComplianceTable:
         return {b: j.ratio for b, j in zip(self.ids, self.judged, strict=True)}
 
     def body(self, offset: int, limit: int, branch: str | None) -> bytes:
+        return run(self.body_steps(offset, limit, branch))
+
+    def body_steps(self, offset: int, limit: int, branch: str | None) -> Steps[bytes]:
         """One page of the answer as JSON (or the one branch asked for)."""
         if branch is not None:
             i = bisect_left(self.ids, branch)
             page = range(i, i + 1) if i < len(self.ids) and self.ids[i] == branch else range(0)
         else:
             page = range(offset, min(offset + limit, len(self.ids)))
-        rows = [orjson.dumps(self._row(i)) for i in page]
+        rows = []
+        for i in page:
+            rows.append(orjson.dumps(self._row(i)))
+            yield
         head = orjson.dumps({**self.head, "offset": 0 if branch else offset})
         return head[:-1] + b',"branches":[' + b",".join(rows) + b"]}"
 
@@ -171,7 +175,12 @@ class ComplianceTable:
         }
 
 
-def compute_compliance(
+def compute_compliance(*args: Any) -> ComplianceTable:
+    """compliance_steps, all at once."""
+    return run(compliance_steps(*args))
+
+
+def compliance_steps(
     counts: dict[str, Counts],
     registry: dict[str, Branch],
     ids: list[str],
@@ -179,13 +188,15 @@ def compute_compliance(
     rulebook: Rulebook,
     today: str,
     memo: JudgedMemo,
-) -> ComplianceTable:
-    """Compliance of the branches `ids` (sorted). Runs off the event loop on snapshots; only the
-    branches whose counts or members changed since the memo's last judgement are judged again."""
+) -> Steps[ComplianceTable]:
+    """Compliance of the branches `ids` (sorted), in slices, from snapshots; only the branches
+    whose counts or members changed since the memo's last judgement are judged again."""
     windows, memo_of_plan = memo.plan(period, today, rulebook)
     colours = dict.fromkeys(compliance.COLOURS.values(), 0)
     judged = []
-    for branch_id in ids:
+    for n, branch_id in enumerate(ids):
+        if n % 16 == 0:
+            yield
         branch, mine = registry.get(branch_id), counts.get(branch_id)
         members = branch.members if branch else 1
         j = memo_of_plan.get(branch_id)
@@ -206,7 +217,12 @@ def compute_compliance(
     return ComplianceTable(head, ids, judged, windows, registry, labels)
 
 
-def compute_advanced(
+def compute_advanced(*args: Any) -> bytes:
+    """advanced_steps, all at once."""
+    return run(advanced_steps(*args))
+
+
+def advanced_steps(
     ranking: FullRanking,
     counts: dict[str, Counts],
     registry: dict[str, Branch],
@@ -214,12 +230,18 @@ def compute_advanced(
     rulebook: Rulebook,
     today: str,
     memo: JudgedMemo,
-) -> bytes:
-    """The year's candidates as JSON (registered branches only). Runs off the event loop."""
+) -> Steps[bytes]:
+    """The year's candidates as JSON (registered branches only), in slices, from snapshots."""
     totals = ranking.values
-    ratios = compute_compliance(counts, registry, sorted(registry), year, rulebook, today, memo).ratios()
+    ids = sorted(registry)
+    yield
+    table = yield from compliance_steps(counts, registry, ids, year, rulebook, today, memo)
+    ratios = table.ratios()
+    yield
     candidates = [advanced.Candidate(b, registry[b].court, totals.get(b, 0.0), ratios[b]) for b in ratios]
+    yield
     courts, city = advanced.select(candidates, rulebook.advanced)
+    yield
 
     def picks(ranked: list) -> list[dict]:
         return [
@@ -254,19 +276,20 @@ async def _compliance_table(
     memo: JudgedMemo = request.app.state.judged
     version = (*model.version(year, view), today)
 
-    def snapshot() -> Callable[[], ComplianceTable]:
+    def snapshot() -> Steps[ComplianceTable]:
         counts, rulebook = view.training(year), model.rulebook(view)
 
-        def compute() -> ComplianceTable:
+        def compute() -> Steps[ComplianceTable]:
             if court_ids is not None:  # a court's registered branches (unregistered have no court)
                 ids = sorted(court_ids)
             elif include_unregistered:
                 ids = sorted(registry.keys() | counts.keys())
             else:
                 ids = sorted(registry)
-            return compute_compliance(counts, registry, ids, period, rulebook, today, memo)
+            yield
+            return (yield from compliance_steps(counts, registry, ids, period, rulebook, today, memo))
 
-        return compute
+        return compute()
 
     computed: Computed[ComplianceTable] = request.app.state.computed_compliance
     return await computed.get((period, court, include_unregistered), version, snapshot)
@@ -292,10 +315,8 @@ def assessment_router() -> APIRouter:
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     ) -> Response:
         table = await _compliance_table(request, period, court, include_unregistered)
-        # A page of a year is thousands of items: encoded off the event loop too.
-        body = await asyncio.get_running_loop().run_in_executor(
-            request.app.state.pool, table.body, offset, limit, branch
-        )
+        # A page of a year is thousands of items: encoded in slices too.
+        body = await sliced(table.body_steps(offset, limit, branch))
         return Response(body, media_type="application/json")
 
     @router.get(
@@ -313,9 +334,9 @@ def assessment_router() -> APIRouter:
         version = (*model.version(year, view), today)
         memo: JudgedMemo = request.app.state.judged
 
-        def snapshot() -> Callable[[], bytes]:
+        def snapshot() -> Steps[bytes]:
             counts, rulebook = view.training(year), model.rulebook(view)
-            return lambda: compute_advanced(ranking, counts, registry, year, rulebook, today, memo)
+            return advanced_steps(ranking, counts, registry, year, rulebook, today, memo)
 
         computed: Computed[bytes] = request.app.state.computed_advanced
         body = await computed.get(year, version, snapshot)

@@ -14,11 +14,11 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.types import Receive, Scope, Send
 
-from services.scoring.api.computed import Computed
+from services.scoring.api.computed import Computed, Steps, run
 from services.scoring.api.read_model import Branch, MongoReadModel
 from services.scoring.api.score_view import BranchPeriod
 from services.scoring.core.periods import PERIOD_PATTERN
-from services.scoring.core.ranking import rank
+from services.scoring.core.ranking import rank_ordered, sort_key
 from services.scoring.core.rulebook import DIMENSIONS, Rulebook
 from services.scoring.core.scores import per_member
 from shared.auth import AuthFirstRoute, Reader
@@ -111,7 +111,12 @@ def _members(branch: Branch | None, p: BranchPeriod) -> int:
     return branch.members if branch else len(p.active_members)
 
 
-def compute_ranking(
+def compute_ranking(*args: Any, **kwargs: Any) -> FullRanking:
+    """ranking_steps, all at once."""
+    return run(ranking_steps(*args, **kwargs))
+
+
+def ranking_steps(
     rows: dict[str, BranchPeriod],
     registry: dict[str, Branch],
     rulebook: Rulebook,
@@ -120,12 +125,14 @@ def compute_ranking(
     court: str | None,
     include_unregistered: bool = False,
     memo: ScoreMemo | None = None,
-) -> FullRanking:
+) -> Steps[FullRanking]:
     """The ranking as leaders see it: per-member scores, registry names, competition ranks.
-    Runs off the event loop on snapshots."""
+    Computed in slices (see computed.py) from snapshots."""
     known = memo.of(period, rulebook) if memo else {}
     scores: dict[str, dict[str, float]] = {}
-    for branch_id, p in rows.items():
+    for i, (branch_id, p) in enumerate(rows.items()):
+        if i % 256 == 0:
+            yield
         branch = registry.get(branch_id)
         if branch is None and not include_unregistered:
             continue
@@ -134,11 +141,23 @@ def compute_ranking(
         if seen is None or seen[0] is not p or seen[1] != members:
             seen = known[branch_id] = (p, members, per_member(p.points, members, rulebook))
         scores[branch_id] = seen[2]
-    values = {b: s[dimension] for b, s in scores.items()}
-    ranked = rank(values, top=MAX_LIMIT)  # only these rows are ever served
+    values, keyed = {}, []
+    for i, (b, s) in enumerate(scores.items()):
+        if i % 1024 == 0:
+            yield
+        values[b] = s[dimension]
+        keyed.append((*sort_key(b, values[b]), values[b]))
+    yield
+    keyed.sort()  # plain tuples: sorted without calling back into Python
+    yield
+    ranked = rank_ordered(((b, v) for _, b, v in keyed), top=MAX_LIMIT)  # only these rows are ever served
+    yield
     times = [t for b in scores if (t := rows[b].last_event_time)]
-    out = []
-    for r in ranked[:MAX_LIMIT]:
+    yield
+    out, encoded = [], []
+    for i, r in enumerate(ranked[:MAX_LIMIT]):
+        if i % 128 == 0:
+            yield
         branch, p = registry.get(r.branch_id), rows[r.branch_id]
         out.append(
             {
@@ -152,6 +171,7 @@ def compute_ranking(
                 "scores": scores[r.branch_id],
             }
         )
+        encoded.append(orjson.dumps(out[-1]))
     head = {
         "period": period,
         "dimension": dimension,
@@ -161,7 +181,7 @@ def compute_ranking(
         "data_as_of": max(times) if times else None,
         "total_branches": len(scores),
     }
-    return FullRanking(head, out, [orjson.dumps(row) for row in out], values)
+    return FullRanking(head, out, encoded, values)
 
 
 @dataclass(frozen=True)
@@ -191,9 +211,9 @@ class RankingCache:
         view = model.view()  # points and rulebook from one generation, taken once
         version = model.version(q.period, view)
 
-        def snapshot() -> Callable[[], FullRanking]:
+        def snapshot() -> Steps[FullRanking]:
             rows, rulebook = view.rows(q.period, members), model.rulebook(view)
-            return lambda: compute_ranking(
+            return ranking_steps(
                 rows, registry, rulebook, q.period, q.dimension, q.court, q.include_unregistered, self._memo
             )
 

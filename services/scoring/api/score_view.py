@@ -28,6 +28,8 @@ from shared.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 STREAMS = [s.value for s in Stream]
+YIELD_EVERY_S = 0.005  # the longest the feed follower holds the event loop while applying a batch
+FREEZE_AFTER = 10_000  # summaries applied since the view's objects were last kept from collections
 
 
 @dataclass
@@ -220,13 +222,21 @@ class FeedFollower:
         ends = await consumer.end_offsets(tps)
         loop = asyncio.get_running_loop()
         next_check = loop.time() + self._check_s
-        caught_up = False
+        caught_up, unfrozen = False, 0
         while True:
             batch = await consumer.getmany(timeout_ms=200, max_records=5000)
+            if not batch and unfrozen >= FREEZE_AFTER:  # quiet after many changes: see gc.freeze below
+                gc.freeze()
+                unfrozen = 0
+            unfrozen += sum(len(records) for records in batch.values())
+            held_since = loop.time()
             for records in batch.values():
                 for r in records:
                     if r.key is not None and r.key.startswith(prefix) and r.value is not None:
                         view.apply(r.value)
+                    if loop.time() - held_since > YIELD_EVERY_S:  # a big batch must not stall requests
+                        await asyncio.sleep(0)
+                        held_since = loop.time()
             if not caught_up:
                 positions = {tp: await consumer.position(tp) for tp in tps}
                 caught_up = all(positions[tp] >= ends[tp] for tp in tps)

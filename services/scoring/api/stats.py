@@ -1,13 +1,12 @@
 """GET /v1/stats: totals per stream and kind over a range of months (the article's kind of figures)."""
 
 from collections import defaultdict
-from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
-from services.scoring.api.computed import Computed
+from services.scoring.api.computed import Computed, Steps
 from services.scoring.api.rankings import Court, IncludeUnregistered
 from services.scoring.api.read_model import MongoReadModel
 from services.scoring.core.rulebook import kind_label
@@ -49,15 +48,23 @@ def month_range(first: str, last: str) -> list[str]:
     return months
 
 
-def compute_stats(ledgers: list, months: list[str], branches: set[str] | None) -> dict:
-    """Totals over the ledgers' months (of `branches` only, unless None). Runs off the event loop."""
-    wanted = set(months)
-    chosen = (x for x in ledgers if wanted & x.periods.keys())
-    docs = period_rows((decode(x.raw) for x in chosen), wanted)
-    if branches is not None:
-        docs = [d for d in docs if d["branch_id"] in branches]
+def stats_steps(ledgers: list, months: list[str], branches: set[str] | None) -> Steps[dict]:
+    """Totals over the ledgers' months (of `branches` only, unless None), in slices."""
+    wanted, docs = set(months), []
+    for i, x in enumerate(ledgers):
+        if i % 256 == 0:
+            yield
+        if wanted & x.periods.keys():
+            docs += [
+                d
+                for d in period_rows([decode(x.raw)], wanted)
+                if branches is None or d["branch_id"] in branches
+            ]
+    yield
     tallies: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(lambda: [0, 0.0]))
-    for doc in docs:
+    for i, doc in enumerate(docs):
+        if i % 512 == 0:
+            yield
         for kind, t in doc["kinds"].items():
             tallies[doc["stream"]][kind][0] += t["count"]
             tallies[doc["stream"]][kind][1] += t["hours"]
@@ -102,9 +109,8 @@ def stats_router() -> APIRouter:
         generation, _period, registry_version = model.version(months[0], view)
         version = (generation, tuple(view.versions.get(m, 0) for m in months), registry_version)
 
-        def snapshot() -> Callable[[], dict]:
-            ledgers = view.ledgers()
-            return lambda: compute_stats(ledgers, months, branches)
+        def snapshot() -> Steps[dict]:
+            return stats_steps(view.ledgers(), months, branches)
 
         computed: Computed[dict] = request.app.state.computed_stats
         key = (from_month, to_month, court, include_unregistered)

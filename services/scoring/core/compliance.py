@@ -61,7 +61,14 @@ def plan(period: str, cadence: dict[str, str], today_month: str) -> list[Window]
 
 def done_counts(counts: dict[str, dict[str, int]], windows_: list[Window]) -> tuple[int, ...]:
     """Records of each window's kind within it. `counts` maps month -> kind -> records."""
-    return tuple(sum(counts.get(m, {}).get(w.kind, 0) for m in w.months) for w in windows_)
+    done = []
+    for w in windows_:  # plain loops: this runs for every branch and window of a city
+        n = 0
+        for m in w.months:
+            if month := counts.get(m):
+                n += month.get(w.kind, 0)
+        done.append(n)
+    return tuple(done)
 
 
 def judge(w: Window, done: int, members: int) -> Item:

@@ -1,5 +1,6 @@
 """Competition ranking (1, 2, 2, 4) of branches by one score."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -10,11 +11,20 @@ class Ranked:
     value: float
 
 
+def sort_key(branch: str, value: float) -> tuple[float, str]:
+    """Highest value first (to 4 decimals), then by branch id."""
+    return -round(value, 4), branch
+
+
 def rank(values: dict[str, float], top: int | None = None) -> list[Ranked]:
     """Rank by value, highest first. Equal values (to 4 decimals) share a rank and the next rank
     skips (1, 2, 2, 4); within a tie, rows are listed by branch id so the order is stable.
     With `top`, only the rows ranked `top` or better (ties at the boundary included)."""
-    ordered = sorted(values.items(), key=lambda kv: (-round(kv[1], 4), kv[0]))
+    return rank_ordered(sorted(values.items(), key=lambda kv: sort_key(*kv)), top)
+
+
+def rank_ordered(ordered: Iterable[tuple[str, float]], top: int | None = None) -> list[Ranked]:
+    """`rank` of (branch, value) pairs already in `sort_key` order."""
     out: list[Ranked] = []
     for position, (branch, value) in enumerate(ordered, start=1):
         tied = out and round(out[-1].value, 4) == round(value, 4)
