@@ -206,3 +206,47 @@ async def next_event(lines) -> tuple[str, dict]:
         elif line.startswith("data: ") and kind:
             return kind, json.loads(line.removeprefix("data: "))
     raise AssertionError("stream ended")
+
+
+async def test_an_unregistered_branch_counts_only_when_asked_for_and_is_listed_for_admins(tokens, world):
+    fake = new_id("zz-fake")  # nobody registers it; its one member posts 24 hours in March
+    day = [deployment(fake, MARCH, hours=24, member_id="zz-1") | {"kind": "community_party_instructor"}]
+    async with httpx.AsyncClient(timeout=30) as client:
+        await post_batch(client, "volunteer", tokens["writer"], day)
+
+    async def city(**extra) -> dict:  # type: ignore[no-untyped-def]
+        return await get(tokens, "/v1/rankings", period="2024-03", dimension="people", limit=1000, **extra)
+
+    shown = await poll(lambda: city(include_unregistered="true"), lambda r: fake in ids(r), deadline_s=60)
+    row = next(r for r in shown["rows"] if r["branch_id"] == fake)
+    assert row["registered"] is False and row["rank"] == 1  # 20 capped points for its one member
+    hidden = await city()
+    assert fake not in ids(hidden) and all(r["registered"] for r in hidden["rows"])
+    assert hidden["total_branches"] < shown["total_branches"]
+    stats = {"from": "2024-03", "to": "2024-03"}
+    people = (await get(tokens, "/v1/stats", **stats))["streams"]["volunteer"]["hours"]
+    assert (await get(tokens, "/v1/stats", **stats, include_unregistered="true"))["streams"]["volunteer"][
+        "hours"
+    ] >= people + 24
+    comp = await get(tokens, "/v1/compliance", period="2024-03", branch=fake, include_unregistered="true")
+    assert [b["branch_id"] for b in comp["branches"]] == [fake]
+    assert (await get(tokens, "/v1/compliance", period="2024-03", branch=fake))["branches"] == []
+
+    async with httpx.AsyncClient(timeout=30) as client:
+        url = f"{SCORING}/v1/branches?registered=false"
+        r = await client.get(url, headers={"Authorization": f"Bearer {tokens['reader']}"})
+        assert r.status_code == 403  # a reader may rank, not list what admins must clean up
+        r = await client.get(url, headers={"Authorization": f"Bearer {tokens['admin']}"})
+        assert r.status_code == 200, r.text
+        listed = {b["branch_id"]: b for b in r.json()}
+        assert listed[fake]["years"] == ["2024"] and listed[fake]["streams"] == ["volunteer"]
+        assert listed[fake]["last_event_time"] is not None and world["a"] not in listed
+        metrics = (await client.get(f"{SCORING}/metrics")).text
+        gauge = next(
+            line for line in metrics.splitlines() if line.startswith("scoring_unregistered_branches ")
+        )
+        assert float(gauge.split()[1]) >= 1
+
+
+def ids(ranking: dict) -> set[str]:
+    return {r["branch_id"] for r in ranking["rows"]}

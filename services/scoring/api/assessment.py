@@ -278,12 +278,15 @@ async def _compliance_table(
 
     def snapshot() -> Steps[ComplianceTable]:
         counts, rulebook = view.training(year), model.rulebook(view)
+        seen = dict(view.seen) if include_unregistered and court_ids is None else {}
 
         def compute() -> Steps[ComplianceTable]:
             if court_ids is not None:  # a court's registered branches (unregistered have no court)
                 ids = sorted(court_ids)
-            elif include_unregistered:
-                ids = sorted(registry.keys() | counts.keys())
+            elif include_unregistered:  # and every branch with scores in the year
+                ids = sorted(
+                    registry.keys() | {b for b, ledgers in seen.items() if any(y == year for _, y in ledgers)}
+                )
             else:
                 ids = sorted(registry)
             yield
