@@ -1,6 +1,10 @@
 # One image for all the Python services; docker-compose.yml picks the service with `command:`
 # (the same argv as deploy/local/stack.py runs locally).
-FROM python:3.11-slim
+# REGISTRY_PREFIX: an internal registry to pull the base image from (docker-compose.yml passes it).
+ARG REGISTRY_PREFIX=
+FROM ${REGISTRY_PREFIX}python:3.11-slim
+# PYTHON_INDEX: an internal Python package index (docker-compose.yml passes UV_DEFAULT_INDEX).
+ARG PYTHON_INDEX=
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -13,13 +17,20 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     UV_PROJECT_ENVIRONMENT=/app/.venv
 
 # The same uv version deploy/local/provision.sh pins.
-RUN pip install "uv==0.13.8"
+RUN pip install ${PYTHON_INDEX:+--index-url "$PYTHON_INDEX"} "uv==0.13.8"
 
 WORKDIR /app
 
 # Dependencies first: this layer is rebuilt only when the lock changes, not on every code edit.
 COPY pyproject.toml uv.lock ./
-RUN uv sync --frozen --no-dev --no-cache
+# `uv sync --frozen` downloads from the addresses in uv.lock: with a mirror, the same locked set,
+# checked against the lock's hashes, comes from the mirror instead (as deploy/local/provision.sh does).
+RUN if [ -z "$PYTHON_INDEX" ]; then uv sync --frozen --no-dev --no-cache; else \
+      uv export --frozen --no-dev --no-emit-project --format requirements-txt -o /tmp/requirements.txt \
+      && uv venv /app/.venv \
+      && uv pip sync --no-cache --require-hashes --default-index "$PYTHON_INDEX" \
+           --python /app/.venv/bin/python /tmp/requirements.txt \
+      && rm /tmp/requirements.txt; fi
 
 COPY shared/ shared/
 COPY services/ services/

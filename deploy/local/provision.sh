@@ -4,13 +4,29 @@
 # promtool and Chromium with a CJK font (Debian packages, with apt-get: the steps that install system-wide).
 # Downloads land in user-level caches (~/.cache/pip and uv, ~/.m2, Go's module and build caches),
 # so a fresh clone on the same machine provisions in seconds; a new machine pays once.
+#
+# Internal mirrors (an isolated network, README "Deploying on an isolated network"), one setting each:
+#   UV_DEFAULT_INDEX  the Python package index (uv, and pip for uv itself)
+#   MAVEN_MIRROR      the Maven repository for Kafka's jars (mirrors every repository)
+#   GOPROXY           the Go module proxy for FerretDB (with GOSUMDB, GONOSUMDB, GOFLAGS if set)
+#   APT_MIRROR        the Debian archive for apt-get (this run only; /etc/apt is left alone)
+# PROVISION_DRY_RUN=1 prints every command that fetches or installs, with those settings, and runs none.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-mkdir -p var/stamps var/bin
+DRY_RUN=${PROVISION_DRY_RUN:-0}
+dry() { [ "$DRY_RUN" = 1 ]; }
+dry || mkdir -p var/stamps var/bin
+# Files generated from the settings (Maven's settings.xml, the apt source list); a scratch folder in a dry run.
+CONF=$PWD/var/provision
+if dry; then CONF=$(mktemp -d); fi
+mkdir -p "$CONF"
 
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'provision: %s\n' "$*" >&2; exit 1; }
 stamp_of() { cat "$@" | sha256sum | cut -c1-16; }
+run() {  # run [NAME=value ...] COMMAND ARGS...: run it, or in a dry run print it (shell-quoted)
+  if dry; then printf '+'; printf ' %q' "$@"; printf '\n'; else env "$@"; fi
+}
 
 need() {  # need CMD "what to install"
   command -v "$1" >/dev/null 2>&1 || die "$1 not found: install $2"
@@ -25,102 +41,154 @@ java_major=$(java -XshowSettings:properties -version 2>&1 | awk -F'= ' '/java.sp
 
 # 1. Python: uv (pinned) in its own small venv, then the locked environment in .venv.
 UV_VERSION=0.13.8
-if [ ! -x var/tools/uv/bin/uv ] || [ "$(var/tools/uv/bin/uv --version | awk '{print $2}')" != "$UV_VERSION" ]; then
+pip_index=()
+if [ -n "${UV_DEFAULT_INDEX:-}" ]; then pip_index=(--index-url "$UV_DEFAULT_INDEX"); fi
+if dry || [ ! -x var/tools/uv/bin/uv ] || [ "$(var/tools/uv/bin/uv --version | awk '{print $2}')" != "$UV_VERSION" ]; then
   say "Installing uv $UV_VERSION (Python package manager) into var/tools/uv"
-  python3 -m venv var/tools/uv
-  var/tools/uv/bin/pip install -q "uv==$UV_VERSION"
+  run python3 -m venv var/tools/uv
+  run var/tools/uv/bin/pip install -q "${pip_index[@]}" "uv==$UV_VERSION"
 fi
 py_stamp="var/stamps/venv-$(stamp_of uv.lock pyproject.toml)"
-if [ ! -f "$py_stamp" ] || [ ! -x .venv/bin/python ]; then
+if dry || [ ! -f "$py_stamp" ] || [ ! -x .venv/bin/python ]; then
   say "Syncing the Python environment (.venv) from uv.lock"
-  UV_PYTHON=$(command -v python3) var/tools/uv/bin/uv sync --frozen --quiet
-  rm -f var/stamps/venv-*; touch "$py_stamp"
+  if [ -n "${UV_DEFAULT_INDEX:-}" ]; then
+    # `uv sync --frozen` downloads from the addresses in uv.lock whatever the index: install the
+    # same locked set, checked against the lock's hashes, from the mirror instead.
+    run var/tools/uv/bin/uv export --frozen --quiet --no-emit-project --format requirements-txt \
+      -o "$CONF/requirements.txt"
+    run var/tools/uv/bin/uv venv --quiet --allow-existing --python "$(command -v python3)" .venv
+    run UV_DEFAULT_INDEX="$UV_DEFAULT_INDEX" var/tools/uv/bin/uv pip sync --quiet --require-hashes \
+      --python .venv/bin/python "$CONF/requirements.txt"
+  else
+    run UV_PYTHON="$(command -v python3)" var/tools/uv/bin/uv sync --frozen --quiet
+  fi
+  dry || { rm -f var/stamps/venv-*; touch "$py_stamp"; }
 fi
 
 # 2. Kafka: the broker's own jars from Maven Central (first run: about a minute, ~100 MB).
+#    MAVEN_MIRROR: a settings.xml whose one mirror stands in for every repository (user settings aside).
+mvn_settings=()
+if [ -n "${MAVEN_MIRROR:-}" ]; then
+  mirror=${MAVEN_MIRROR//&/&amp;}
+  cat > "$CONF/maven-settings.xml" <<EOF
+<settings xmlns="http://maven.apache.org/SETTINGS/1.2.0">
+  <!-- Written by deploy/local/provision.sh from MAVEN_MIRROR. -->
+  <mirrors>
+    <mirror><id>internal-mirror</id><mirrorOf>*</mirrorOf><url>${mirror}</url></mirror>
+  </mirrors>
+</settings>
+EOF
+  mvn_settings=(-s "$CONF/maven-settings.xml")
+fi
 kafka_stamp="var/stamps/kafka-$(stamp_of deploy/kafka/pom.xml)"
-if [ ! -f "$kafka_stamp" ]; then
-  say "Fetching Apache Kafka broker jars from Maven Central into var/kafka/libs"
-  rm -rf var/kafka/libs
-  mvn -B -q -f deploy/kafka/pom.xml dependency:copy-dependencies -DincludeScope=runtime \
-    -DoutputDirectory="$PWD/var/kafka/libs"
-  rm -f var/stamps/kafka-*; touch "$kafka_stamp"
+if dry || [ ! -f "$kafka_stamp" ]; then
+  say "Fetching Apache Kafka broker jars from ${MAVEN_MIRROR:-Maven Central} into var/kafka/libs"
+  dry || rm -rf var/kafka/libs
+  run mvn -B -q "${mvn_settings[@]}" -f deploy/kafka/pom.xml dependency:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$PWD/var/kafka/libs"
+  dry || { rm -f var/stamps/kafka-*; touch "$kafka_stamp"; }
 fi
 
 # 3. FerretDB: built from the Go module proxy (first run: a few minutes of compiling), with our
 # patches (deploy/ferretdb/patches, each says why): 1.24 looked documents up by `_id` without its
 # index (every find or update scanned the table) and deadlocked on a command of 100 updates.
 # The patched module is a copy under var/ferretdb-build, wired in with a `replace`.
+# GOPROXY and Go's other module settings reach `go` through the environment; they are named on the
+# command so that a dry run shows them. go.sum pins every module, so a proxy without the checksum
+# database works with GOSUMDB=off.
+go_env=()
+for name in GOPROXY GOSUMDB GONOSUMDB GOFLAGS; do
+  if [ -n "${!name:-}" ]; then go_env+=("$name=${!name}"); fi
+done
 ferret_stamp="var/stamps/ferretdb-$(stamp_of deploy/ferretdb/go.mod deploy/ferretdb/go.sum deploy/ferretdb/main.go deploy/ferretdb/patches/*.patch)"
-if [ ! -f "$ferret_stamp" ] || [ ! -x var/bin/ferretdb-local ]; then
+if dry; then
+  say "Building FerretDB 1.24 (MongoDB wire protocol on SQLite) into var/bin"
+  run "${go_env[@]}" go mod download -json github.com/FerretDB/FerretDB  # in deploy/ferretdb
+  run "${go_env[@]}" go build -o ../../bin/ferretdb-local .  # in var/ferretdb-build/wrapper
+elif [ ! -f "$ferret_stamp" ] || [ ! -x var/bin/ferretdb-local ]; then
   say "Building FerretDB 1.24 (MongoDB wire protocol on SQLite) into var/bin; first time takes minutes"
-  module=$(cd deploy/ferretdb && go mod download -json github.com/FerretDB/FerretDB | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+  module=$(cd deploy/ferretdb && run "${go_env[@]}" go mod download -json github.com/FerretDB/FerretDB | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
   rm -rf var/ferretdb-build && mkdir -p var/ferretdb-build/wrapper
   cp -R "$module" var/ferretdb-build/FerretDB && chmod -R u+w var/ferretdb-build/FerretDB
   for p in deploy/ferretdb/patches/*.patch; do patch -s -p1 -d var/ferretdb-build/FerretDB < "$p"; done
   cp deploy/ferretdb/go.mod deploy/ferretdb/go.sum deploy/ferretdb/main.go var/ferretdb-build/wrapper/
   (cd var/ferretdb-build/wrapper && go mod edit -replace github.com/FerretDB/FerretDB=../FerretDB \
-    && go build -o ../../bin/ferretdb-local .)
+    && run "${go_env[@]}" go build -o ../../bin/ferretdb-local .)
   rm -f var/stamps/ferretdb-*; touch "$ferret_stamp"
 fi
+
+# Debian packages (steps 4 and 5) come with apt-get, as root or through sudo. APT_MIRROR: a source
+# list of its own for these runs (Dir::Etc options), signed by Debian's archive keys as usual.
+as_root=()
+apt_opts=()
+if [ -n "${APT_MIRROR:-}" ]; then
+  codename=$(. /etc/os-release && printf '%s' "${VERSION_CODENAME:-}")
+  [ -n "$codename" ] || die "APT_MIRROR set but /etc/os-release names no VERSION_CODENAME"
+  mkdir -p "$CONF/apt/sources.list.d" "$CONF/apt/lists/partial"
+  keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+  {
+    printf '# Written by deploy/local/provision.sh from APT_MIRROR.\n'
+    printf 'deb [signed-by=%s] %s %s main\n' "$keyring" "$APT_MIRROR" "$codename"
+    printf 'deb [signed-by=%s] %s %s-updates main\n' "$keyring" "$APT_MIRROR" "$codename"
+  } > "$CONF/apt/sources.list"
+  # Its package lists apart too: apt-get update would drop the lists of the system's own sources.
+  apt_opts=(-o "Dir::Etc::SourceList=$CONF/apt/sources.list" -o "Dir::Etc::SourceParts=$CONF/apt/sources.list.d"
+    -o "Dir::State::Lists=$CONF/apt/lists")
+fi
+need_root() {  # need_root "what is missing": as_root becomes (sudo) when not root
+  command -v apt-get >/dev/null 2>&1 || die "$1"
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || die "$1: run as root, or install it with your package manager"
+    as_root=(sudo)
+  fi
+}
+apt_install() {  # apt_install PACKAGE...: from the package lists as they are, else after apt-get update
+  local install=("${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" install -y -q
+    --no-install-recommends "$@")
+  if dry; then
+    run "${as_root[@]}" apt-get "${apt_opts[@]}" update -q
+    run "${install[@]}"
+    return
+  fi
+  # apt-get update only when the lists lack the package, or hold a version the mirror dropped.
+  candidate=$(apt-cache "${apt_opts[@]}" policy "$1" 2>/dev/null | awk '/Candidate:/ {print $2}')
+  if [ -z "$candidate" ] || [ "$candidate" = "(none)" ] || ! run "${install[@]}" >/dev/null; then
+    run "${as_root[@]}" apt-get "${apt_opts[@]}" update -q >/dev/null
+    run "${install[@]}" >/dev/null
+  fi
+}
 
 # 4. Prometheus and promtool: Debian's `prometheus` package (`make up` runs a local Prometheus on
 #    127.0.0.1:9090; tests/unit/test_prometheus_rules.py runs promtool). The package's postinst
 #    starts its own daemon on 0.0.0.0:9090 (sysvinit script or systemd unit) which would take our
 #    port: a policy-rc.d answering 101 keeps it from starting during the install, and the unit is
 #    disabled afterwards so it does not start at boot either.
-if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
-  command -v apt-get >/dev/null 2>&1 || die "promtool/prometheus not found: install Prometheus 2.42+ (both binaries on PATH)"
-  as_root=()
-  if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null 2>&1 || die "promtool not found: run as root, or install Debian's prometheus package"
-    as_root=(sudo)
-  fi
+if dry || ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
+  need_root "promtool/prometheus not found: install Prometheus 2.42+ (both binaries on PATH)"
   say "Installing Debian's prometheus package (prometheus and promtool) with apt-get"
-  if [ ! -e /usr/sbin/policy-rc.d ]; then
+  if ! dry && [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\n# Written by provision.sh for one apt-get install: start no service.\nexit 101\n' \
       | "${as_root[@]}" tee /usr/sbin/policy-rc.d >/dev/null
     "${as_root[@]}" chmod 755 /usr/sbin/policy-rc.d
     trap '"${as_root[@]}" rm -f /usr/sbin/policy-rc.d' EXIT
   fi
-  apt_install() {
-    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
-      apt-get install -y -q --no-install-recommends prometheus >/dev/null
-  }
-  # apt-get update only when the package lists lack it, or hold a version the mirror dropped.
-  candidate=$(apt-cache policy prometheus 2>/dev/null | awk '/Candidate:/ {print $2}')
-  if [ -z "$candidate" ] || [ "$candidate" = "(none)" ] || ! apt_install; then
-    "${as_root[@]}" apt-get update -q >/dev/null
-    apt_install
-  fi
-  if [ -d /run/systemd/system ]; then
+  apt_install prometheus
+  if dry; then
+    :
+  elif [ -d /run/systemd/system ]; then
     "${as_root[@]}" systemctl disable --now prometheus.service >/dev/null 2>&1 || true
   elif [ -x /etc/init.d/prometheus ]; then
     "${as_root[@]}" /etc/init.d/prometheus stop >/dev/null 2>&1 || true
     "${as_root[@]}" update-rc.d prometheus disable >/dev/null 2>&1 || true
   fi
-  command -v promtool >/dev/null 2>&1 || die "promtool still not on PATH after installing the prometheus package"
+  dry || command -v promtool >/dev/null 2>&1 || die "promtool still not on PATH after installing the prometheus package"
 fi
 
 # 5. Chromium for the board's browser test (tests/e2e/test_board.py drives it with Playwright):
 #    Debian's `chromium` package, because `playwright install` downloads browsers from a CDN.
-if [ ! -x /usr/bin/chromium ] || [ ! -d /usr/share/fonts/truetype/wqy ]; then  # and a CJK font for the labels
-  command -v apt-get >/dev/null 2>&1 || die "/usr/bin/chromium not found: install Debian's chromium package"
-  as_root=()
-  if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null 2>&1 || die "/usr/bin/chromium not found: run as root, or install Debian's chromium package"
-    as_root=(sudo)
-  fi
+if dry || [ ! -x /usr/bin/chromium ] || [ ! -d /usr/share/fonts/truetype/wqy ]; then  # and a CJK font for the labels
+  need_root "/usr/bin/chromium not found: install Debian's chromium package"
   say "Installing Debian's chromium package with apt-get (for the board's browser test)"
-  chromium_install() {
-    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
-      apt-get install -y -q --no-install-recommends chromium fonts-wqy-microhei >/dev/null
-  }
-  # apt-get update only when the package lists lack it, or hold a version the mirror dropped.
-  candidate=$(apt-cache policy chromium 2>/dev/null | awk '/Candidate:/ {print $2}')
-  if [ -z "$candidate" ] || [ "$candidate" = "(none)" ] || ! chromium_install; then
-    "${as_root[@]}" apt-get update -q >/dev/null
-    chromium_install
-  fi
-  [ -x /usr/bin/chromium ] || die "/usr/bin/chromium still missing after installing the chromium package"
+  apt_install chromium fonts-wqy-microhei
+  dry || [ -x /usr/bin/chromium ] || die "/usr/bin/chromium still missing after installing the chromium package"
 fi

@@ -37,7 +37,8 @@ def port_of(process: Any) -> int:
 
 
 def image(service: str) -> tuple[str, str]:
-    repository, _, tag = COMPOSE[service]["image"].rpartition(":")
+    # Without the internal registry's prefix (REGISTRY_PREFIX, unset by default).
+    repository, _, tag = COMPOSE[service]["image"].removeprefix("${REGISTRY_PREFIX:-}").rpartition(":")
     return repository, tag
 
 

@@ -117,7 +117,7 @@ def test_compose_grafana_mounts_the_provisioning_and_the_dashboards() -> None:
 
 def test_compose_grafana_is_pinned_private_and_on_loopback() -> None:
     grafana = COMPOSE["grafana"]
-    repository, _, tag = grafana["image"].rpartition(":")
+    repository, _, tag = grafana["image"].removeprefix("${REGISTRY_PREFIX:-}").rpartition(":")
     assert repository == "grafana/grafana"
     assert tag and tag != "latest" and tag[0].isdigit(), grafana["image"]
     assert grafana["ports"] == ["127.0.0.1:3000:3000"]
