@@ -3,7 +3,8 @@ order where no heavy step overlaps a measurement, print the table and write var/
 
 Order: register the 10,000 bench branches; stop the scoring worker; intake (its records join the
 log); fill the log (skipped when the marker says it is there); the bare consumer; Kafka's Java
-tools; rescore (which scores the bench branches); start the worker; ranking queries; live latency.
+tools; rescore (which scores the bench branches); start the worker; ranking queries (then
+compliance and advanced candidates); live latency.
 Sizes come from BENCH_* variables (bench/config.py)."""
 
 import argparse
@@ -15,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from bench import system
+from bench.assessment import assessment
 from bench.config import ROOT, Sizes, tokens
 from bench.consume import raw_consume
 from bench.dataset import YEAR, bench_city
@@ -119,6 +121,9 @@ async def run(only: set[str], sizes: Sizes) -> Run:
         f.update(ranking_rps=d["ranking_rps"], ranking_p99_ms=d["ranking_p99_ms"])
         if d["total_branches"] < len(city.branches):
             flags["ranking_rps"] = f"only {d['total_branches']:,} branches had scores in {YEAR}"
+        async with api:
+            details["assessment"] = d = await assessment(sizes, toks)
+        f.update(compliance_p99_ms=d["compliance_p99_ms"], advanced_p99_ms=d["advanced_p99_ms"])
 
     async def live_step() -> None:
         async with RssSampler(lambda: system.pid_of("scoring-worker")) as worker:

@@ -24,7 +24,7 @@ from services.scoring.score_feed import SCORE_FEED_CONFIG, encode, feed_key, fee
 from shared.kafka import ensure_topics
 from shared.settings import KafkaSettings
 from tests.conftest import ROOT, dev_env, new_id
-from tests.support import LOG_DIR
+from tests.support import LOG_DIR, drop_topics
 
 MONGO = "mongodb://127.0.0.1:27017/"
 
@@ -125,3 +125,4 @@ async def own_api(**env: str) -> AsyncIterator[OwnApi]:
         log.close()
         await client.drop_database(database)
         await client.close()
+        await asyncio.to_thread(drop_topics, [feed_topic(database)])
