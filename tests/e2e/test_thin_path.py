@@ -26,7 +26,13 @@ async def test_posted_deployment_appears_in_yearly_ranking(tokens):
         async def ranking() -> dict:
             r = await client.get(
                 f"{URLS['scoring']}/v1/rankings",
-                params={"period": "2024", "limit": 1000, "dimension": "people"},
+                # The branch is not registered: it counts only when asked for.
+                params={
+                    "period": "2024",
+                    "limit": 1000,
+                    "dimension": "people",
+                    "include_unregistered": "true",
+                },
                 headers={"Authorization": f"Bearer {tokens['reader']}"},
             )
             assert r.status_code == 200, r.text

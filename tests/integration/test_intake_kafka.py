@@ -138,7 +138,7 @@ async def ranking_rows(client: httpx.AsyncClient, reader: str) -> dict[str, dict
     """The rows of the 2024 ranking by `people`, by branch id."""
     r = await client.get(
         f"{URLS['scoring']}/v1/rankings",
-        params={"period": "2024", "dimension": "people", "limit": 1000},
+        params={"period": "2024", "dimension": "people", "limit": 1000, "include_unregistered": "true"},
         headers={"Authorization": f"Bearer {reader}"},
     )
     assert r.status_code == 200, r.text
