@@ -121,6 +121,7 @@ def create_worker(settings: WorkerSettings, generation: Generation, watch: Gener
         web_port=settings.web_port,
         datadir=str(datadir),
         topic_partitions=settings.kafka.partitions,
+        topic_replication_factor=settings.kafka.replication_factor,  # its own leader topic too
         broker_commit_interval=settings.commit_interval_s,
         broker_session_timeout=settings.session_timeout_s,
         consumer_auto_offset_reset="earliest",

@@ -3,6 +3,7 @@ use: deploy/local/stack.py with STACK_INSTANCE=fault and KAFKA_BROKERS=3 (var/in
 every port 100 up), its own FerretDB, scoring worker, scoring API and volunteer intake."""
 
 import os
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -48,10 +49,14 @@ def stack(action: str, *names: str, timeout_s: float = 240) -> None:
 
 @contextmanager
 def running() -> Iterator[float]:
-    """The copy is up (started if needed) inside, and stopped afterwards whatever happened; gives
-    the seconds its start took."""
+    """The copy is up, freshly made, inside, and stopped afterwards whatever happened; gives the
+    seconds its start took."""
     began = time.monotonic()
     try:
+        # A fresh cluster and database each run: what an earlier run (or older code) left is gone.
+        stack("down", timeout_s=180)
+        assert _LAYOUT.state.is_relative_to(ROOT / "var" / "instances"), _LAYOUT.state
+        shutil.rmtree(_LAYOUT.state, ignore_errors=True)
         stack("up", *PROCESSES)
         yield round(time.monotonic() - began, 1)
     finally:
