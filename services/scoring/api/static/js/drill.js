@@ -28,11 +28,13 @@ export class Drill {
   async refresh() {
     const id = this.branchId;
     if (!id) return;
-    const { period, court, token } = this.context;
+    const { period, token } = this.context;
     try {
       const breakdown = await getJSON(`/v1/branches/${encodeURIComponent(id)}/score`, { period }, token);
-      const where = breakdown.court || court;
-      const compliance = await getJSON('/v1/compliance', { period, court: where }, token);
+      // Compliance comes a page at a time: ask for this branch alone (within its court when
+      // registered; an unregistered one is only counted when asked for).
+      const where = breakdown.registered ? { court: breakdown.court } : { include_unregistered: true };
+      const compliance = await getJSON('/v1/compliance', { period, branch: id, ...where }, token);
       if (this.branchId !== id) return; // another branch was opened meanwhile
       const mine = compliance.branches.find((b) => b.branch_id === id);
       fill($('drill-title'), breakdown.name);
