@@ -280,19 +280,25 @@ def _alive(pid: int) -> bool:
 
 
 def _running_brokers(home: Path) -> int | None:
-    """The broker count this copy was started with, while any of its processes runs."""
+    """The broker count this copy was started with, while any of its processes runs (from the
+    count `up` wrote, else from which brokers' pid files name a live process)."""
     run = home / "run"
-    try:
-        brokers = int((run / "kafka-brokers").read_text())
-    except (OSError, ValueError):
-        return None
+    live = set()
     for pid_file in run.glob("*.pid"):
         try:
             if _alive(int(pid_file.read_text())):
-                return brokers
+                live.add(pid_file.stem)
         except (OSError, ValueError):
             continue
-    return None
+    if not live:
+        return None
+    try:
+        return int((run / "kafka-brokers").read_text())
+    except (OSError, ValueError):
+        pass
+    if "kafka" in live:
+        return 1
+    return 3 if live & {"kafka-1", "kafka-2", "kafka-3"} else None
 
 
 def layout_of(env: Mapping[str, str]) -> Layout:
