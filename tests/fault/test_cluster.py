@@ -71,7 +71,7 @@ def after(attempts: list[Attempt], t: float) -> list[Attempt]:
     return [a for a in attempts if a.started >= t]
 
 
-async def test_g_cluster_broker_sigkill_and_restart(tokens, summary: Summary):
+async def test_i_cluster_broker_sigkill_and_restart(tokens, summary: Summary):
     summary.fault = f"SIGKILL one of three brokers for {DOWN_S:.0f} s under steady load; restart it"
     workload = Workload.fresh()
     with cluster.running() as up_s:
