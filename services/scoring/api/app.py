@@ -119,11 +119,15 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     )
     app.state.read_model = model = MongoReadModel(db, follower)
     # Answers over every branch are computed in slices, once per data version (see computed.py).
-    app.state.rankings = RankingCache(Computed(max_entries=256, min_age_s=0.1))
-    app.state.computed_compliance = Computed(max_entries=64, min_age_s=1.0)
+    # A reader waits for a recomputation under way up to `fresh_wait_s`, then gets the previous answer.
+    app.state.rankings = RankingCache(Computed(max_entries=256, min_age_s=0.1, fresh_wait_s=0.25))
+    app.state.computed_compliance = Computed(max_entries=64, min_age_s=0.25, fresh_wait_s=2.0)
     app.state.judged = JudgedMemo()
-    app.state.computed_advanced = Computed(max_entries=16, min_age_s=1.0)
-    app.state.computed_stats = Computed(max_entries=64, min_age_s=1.0)
+    app.state.computed_advanced = Computed(max_entries=16, min_age_s=0.25, fresh_wait_s=2.0)
+    app.state.computed_stats = Computed(max_entries=64, min_age_s=1.0, fresh_wait_s=2.0)
+    app.state.computed_registry = Computed(
+        max_entries=4, min_age_s=0.0, fresh_wait_s=60.0
+    )  # after a PUT: fresh
     app.state.stream_slots = StreamSlots(settings.streams_per_token)
     app.state.stream_lifetime_s = settings.stream_lifetime_s
     app.state.clock = lambda: datetime.now(UTC)

@@ -1,11 +1,15 @@
 """The branch registry (city → court → branch) and a branch's score breakdown."""
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, Field, Strict
 
+from services.scoring.api.computed import Computed, Steps
 from services.scoring.api.rankings import Period
 from services.scoring.api.read_model import Branch, MongoReadModel
 from services.scoring.core.rulebook import DIMENSION_LABELS, DIMENSIONS, Rulebook, kind_label
@@ -118,10 +122,11 @@ def branches_router(city: str) -> APIRouter:
         registered: Annotated[
             bool, Query(description="false: the unregistered branch ids that have scores (admin only)")
         ] = True,
-    ) -> list[BranchOut] | list[UnregisteredOut]:
+    ) -> Any:
         registry = await model(request).branches()
-        if registered:
-            return [_out(b) for b in sorted(registry.values(), key=lambda b: b.branch_id)]
+        if registered:  # 10,000 branches: built in slices, once per registry version
+            body = await registry_json(request, "branches", lambda: _branches_steps(registry))
+            return Response(body, media_type="application/json")
         request.app.state.authenticator.authorize(request.headers.get("authorization"), ADMIN)
         return [
             UnregisteredOut(
@@ -131,12 +136,10 @@ def branches_router(city: str) -> APIRouter:
         ]
 
     @router.get("/v1/courts", response_model=CityTree, summary="The tree city → court → branch")
-    async def courts(request: Request, _: Reader) -> CityTree:
-        nodes: dict[str, CourtNode] = {}
-        for b in sorted((await model(request).branches()).values(), key=lambda b: (b.court, b.branch_id)):
-            node = nodes.setdefault(b.court, CourtNode(court=b.court, court_name=b.court_name, branches=[]))
-            node.branches.append(_out(b))
-        return CityTree(city=city, courts=list(nodes.values()))
+    async def courts(request: Request, _: Reader) -> Response:
+        registry = await model(request).branches()
+        body = await registry_json(request, "courts", lambda: _tree_steps(city, registry))
+        return Response(body, media_type="application/json")
 
     @router.get(
         "/v1/branches/{branch_id}/score", response_model=Breakdown, summary="Why a branch scores what it does"
@@ -151,6 +154,46 @@ def branches_router(city: str) -> APIRouter:
         return _breakdown(branch_id, branch, period, docs, rulebook)
 
     return router
+
+
+async def registry_json(request: Request, key: str, steps: Callable[[], Steps[bytes]]) -> bytes:
+    """A registry answer, computed in slices once per registry version and shared."""
+    computed: Computed[bytes] = request.app.state.computed_registry
+    return await computed.get(key, request.app.state.read_model.registry_version, steps)
+
+
+def _branch_json(b: Branch) -> dict[str, Any]:
+    return {
+        "branch_id": b.branch_id,
+        "name": b.name,
+        "court": b.court,
+        "court_name": b.court_name,
+        "members": b.members,
+    }
+
+
+def _branches_steps(registry: dict[str, Branch]) -> Steps[bytes]:
+    ids = sorted(registry)
+    yield
+    rows = []
+    for i, branch_id in enumerate(ids):
+        if i % 512 == 0:
+            yield
+        rows.append(orjson.dumps(_branch_json(registry[branch_id])))
+    return b"[" + b",".join(rows) + b"]"
+
+
+def _tree_steps(city: str, registry: dict[str, Branch]) -> Steps[bytes]:
+    ordered = sorted(registry.values(), key=lambda b: (b.court, b.branch_id))
+    yield
+    nodes: dict[str, dict[str, Any]] = {}
+    for i, b in enumerate(ordered):
+        if i % 512 == 0:
+            yield
+        node = nodes.setdefault(b.court, {"court": b.court, "court_name": b.court_name, "branches": []})
+        node["branches"].append(_branch_json(b))
+    yield
+    return orjson.dumps({"city": city, "courts": list(nodes.values())})
 
 
 def _breakdown(

@@ -75,6 +75,11 @@ class MongoReadModel:
         view = view or self._follower.view
         return view.generation, view.versions.get(period, 0), self._registry_version
 
+    @property
+    def registry_version(self) -> int:
+        """Changes whenever the registry as this process knows it changes."""
+        return self._registry_version
+
     def unregistered(self, registry: dict[str, Branch]) -> list[Unregistered]:
         """Branch ids with scores in the live generation that nobody registered."""
         seen = self._follower.view.seen
