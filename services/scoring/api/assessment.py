@@ -5,7 +5,7 @@ Both read every branch of a year: they are computed off the event loop, once per
 
 from bisect import bisect_left
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import orjson
@@ -37,6 +37,7 @@ ADVANCED_RULE = (
     "city_share of all branches. Quotas round up; ties at the boundary are all named."
 )
 PAGE = 100
+PAGES_KEPT = 32  # encoded pages kept per table (the first page is what nearly everyone asks)
 MAX_PAGE = 1000
 
 
@@ -129,6 +130,7 @@ class ComplianceTable:
     windows: list[compliance.Window]
     registry: dict[str, Branch]
     labels: dict[str, str]
+    pages: dict[tuple, bytes] = field(default_factory=dict, repr=False)  # pages asked for, encoded once
 
     def ratios(self) -> dict[str, float]:
         return {b: j.ratio for b, j in zip(self.ids, self.judged, strict=True)}
@@ -318,8 +320,13 @@ def assessment_router() -> APIRouter:
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     ) -> Response:
         table = await _compliance_table(request, period, court, include_unregistered)
-        # A page of a year is thousands of items: encoded in slices too.
-        body = await sliced(table.body_steps(offset, limit, branch))
+        # A page of a year is thousands of items: encoded in slices, once per table.
+        page = (offset, limit, branch)
+        if (body := table.pages.get(page)) is None:
+            body = await sliced(table.body_steps(offset, limit, branch))
+            if len(table.pages) >= PAGES_KEPT:
+                table.pages.pop(next(iter(table.pages)))
+            table.pages[page] = body
         return Response(body, media_type="application/json")
 
     @router.get(
