@@ -4,7 +4,8 @@ order where no heavy step overlaps a measurement, print the table and write var/
 Order: register the 10,000 bench branches; stop the scoring worker; intake (its records join the
 log); fill the log (skipped when the marker says it is there); the bare consumer; Kafka's Java
 tools; rescore (which scores the bench branches); start the worker; ranking queries (then
-compliance and advanced candidates); live latency.
+compliance and advanced candidates); live latency. A step that fails stops the run (after the
+worker is started again): the table shows what was measured before, and the exit status is 1.
 Sizes come from BENCH_* variables (bench/config.py)."""
 
 import argparse
@@ -34,9 +35,17 @@ from tools.demo.target import dev_env
 STEPS = ("intake", "fill", "consume", "java", "rescore", "ranking", "live")
 
 
+class StepFailed(Exception):
+    """A step of the bench failed: what follows would measure on a broken state, so the run stops."""
+
+    def __init__(self, name: str, error: BaseException):
+        super().__init__(f"step {name!r} failed: {error!r}")
+        self.name, self.error = name, error
+
+
 class Run:
-    """The figures, flags and details so far; written to results.json after every step, so a step
-    that fails (other helpers stop processes at times) loses only itself."""
+    """The figures, flags and details so far; written to results.json after every step, so a run
+    stopped by a failed step keeps what it measured before."""
 
     def __init__(self, only: set[str]):
         self.figures: dict = {}
@@ -45,17 +54,32 @@ class Run:
         self.partial = only != set(STEPS)
 
     async def step(self, name: str, title: str, body: Callable[[], Awaitable[None]]) -> None:
+        """Run one step; if it fails, record its error and raise StepFailed."""
         print(f"\n== {title} ({time.strftime('%H:%M:%S')})", flush=True)
         try:
             await body()
         except Exception as err:
             self.details["errors"][name] = repr(err)
+            self.details.setdefault("stopped_at", name)  # the first, not the worker's restart after it
             print(f"  {name} FAILED: {err!r}", flush=True)
-        write(self.figures, self.flags, self.details, self.partial)
+            raise StepFailed(name, err) from err
+        finally:
+            write(self.figures, self.flags, self.details, self.partial)
 
 
-async def run(only: set[str], sizes: Sizes) -> Run:
-    r = Run(only)
+def offered(load: dict, want: int) -> str:
+    """The note of a latency figure: the load it was measured at, and what went wrong."""
+    note = f"offered {load['offered_rps']:,}/s for {load['seconds']} s, open loop"
+    if load["offered_rps"] != want:
+        note += f" (not the target's {want:,}/s)"
+    if failed := load["sent"] - load["answered_ok"]:
+        note += f"; {failed:,} of {load['sent']:,} failed {load['statuses']} (counted as slower than any)"
+    if load["waited_for_bound"]:
+        note += f"; {load['waited_for_bound']:,} waited for the bound of {load['max_outstanding']} in flight"
+    return note
+
+
+async def run(r: Run, only: set[str], sizes: Sizes) -> None:
     f, flags, details = r.figures, r.flags, r.details
     details["sizes"] = sizes.__dict__
     toks, city, run_id = tokens(), bench_city(sizes.copies), f"r{int(time.time()):x}"
@@ -70,11 +94,12 @@ async def run(only: set[str], sizes: Sizes) -> Run:
 
     async def intake_step() -> None:
         details["intake"] = d = await intake(city, sizes, toks, run_id)
-        f.update({k: d["single"][k] for k in ("intake_single_eps", "intake_single_p99_ms")})
+        f.update({k: d["single"][k] for k in ("intake_single_p99_ms", "intake_single_max_eps")})
         f.update(intake_batch_eps=d["batch"]["intake_batch_eps"], raw_produce_eps=d["raw"]["raw_produce_eps"])
-        for phase, name in (("single", "intake_single_eps"), ("batch", "intake_batch_eps")):
-            if other := {s: n for s, n in d[phase]["statuses"].items() if s not in (200, 202)}:
-                flags[name] = f"answers other than 202: {other}"
+        flags["intake_single_p99_ms"] = offered(d["single"]["fixed"], 300)
+        flags["intake_single_max_eps"] = f"open loop, {sizes.ladder_seconds} s per rate of {sizes.ladder}"
+        if other := {s: n for s, n in d["batch"]["statuses"].items() if s not in (200, 202)}:
+            flags["intake_batch_eps"] = f"answers other than 202: {other}"
 
     async def fill_step() -> None:
         details["fill"] = await fill(city, sizes.records)
@@ -105,10 +130,15 @@ async def run(only: set[str], sizes: Sizes) -> Run:
     async def rescore_step() -> None:
         async with api:
             details["rescore"] = d = await replay(sizes.rescore_deadline)
+        if d["exit"] not in (0, "deadline"):
+            raise RuntimeError(f"the rescore exited with {d['exit']}; see var/bench/rescore.log")
         f["rescore_eps"] = d["rescore_eps"]
         worker_rss.append(d["rescore_rss_mb"])
-        if d.get("incomplete"):
-            flags["rescore_eps"] = d["note"]
+        notes = [d["note"]] if d.get("incomplete") else []
+        if failed := d.get("failed_attempts"):
+            notes.append(f"{len(failed)} failed attempt(s) before, exits {[a['exit'] for a in failed]}")
+        if notes:
+            flags["rescore_eps"] = "; ".join(notes)
         if "raw_consume_eps" in f:
             f["rescore_vs_raw"] = round(d["rescore_eps"] / f["raw_consume_eps"], 4)
 
@@ -118,9 +148,13 @@ async def run(only: set[str], sizes: Sizes) -> Run:
     async def ranking_step() -> None:
         async with api:
             details["ranking"] = d = await ranking(sizes, toks, len(city.branches))
-        f.update(ranking_rps=d["ranking_rps"], ranking_p99_ms=d["ranking_p99_ms"])
+        f.update(ranking_p99_ms=d["ranking_p99_ms"], ranking_max_rps=d["ranking_max_rps"])
+        flags["ranking_p99_ms"] = offered(d["fixed"], 500)
+        flags["ranking_max_rps"] = f"open loop, {sizes.ladder_seconds} s per rate of {sizes.ladder}"
         if d["total_branches"] < len(city.branches):
-            flags["ranking_rps"] = f"only {d['total_branches']:,} branches had scores in {YEAR}"
+            few = f"only {d['total_branches']:,} branches had scores in {YEAR}"
+            flags["ranking_p99_ms"] += f"; {few}"
+            flags["ranking_max_rps"] += f"; {few}"
         async with api:
             details["assessment"] = d = await assessment(sizes, toks)
         f.update(compliance_p99_ms=d["compliance_p99_ms"], advanced_p99_ms=d["advanced_p99_ms"])
@@ -164,7 +198,6 @@ async def run(only: set[str], sizes: Sizes) -> Run:
     if worker_rss:
         f["worker_rss_mb"] = round(max(worker_rss), 1)
         flags["worker_rss_mb"] = "max of the rescore process (3) and the live worker (5)"
-    return r
 
 
 def main() -> None:
@@ -175,7 +208,15 @@ def main() -> None:
     if unknown := only - set(STEPS):
         parser.error(f"unknown step(s): {', '.join(sorted(unknown))}")
     system.stack("up")
-    r = asyncio.run(run(only, Sizes()))
+    r = Run(only)
+    try:
+        asyncio.run(run(r, only, Sizes()))
+    except StepFailed as failed:
+        path = write(r.figures, r.flags, r.details, r.partial)
+        print("\n" + table(r.figures, r.flags) + f"\n\nwritten to {path}")
+        first = r.details.get("stopped_at", failed.name)
+        print(f"\nbench STOPPED: step {first!r} failed: {r.details['errors'].get(first)}", file=sys.stderr)
+        sys.exit(1)
     path = write(r.figures, r.flags, r.details, r.partial)
     print("\n" + table(r.figures, r.flags) + f"\n\nwritten to {path}")
 

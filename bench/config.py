@@ -21,14 +21,18 @@ def _int(name: str, default: int) -> int:
     return int(os.environ.get(f"BENCH_{name}", default))
 
 
+def _ints(name: str, default: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in os.environ.get(f"BENCH_{name}", default).split(",") if x.strip())
+
+
 @dataclass(frozen=True)
 class Sizes:
     """Full size by default; small values (e.g. BENCH_COPIES=2 BENCH_RECORDS=5000) for development."""
 
     copies: int = field(default_factory=lambda: _int("COPIES", 125))  # x80 branches: 10,000
     records: int = field(default_factory=lambda: _int("RECORDS", 200_000))  # events in the fill
-    intake_single: int = field(default_factory=lambda: _int("INTAKE_SINGLE", 10_000))
-    intake_clients: int = field(default_factory=lambda: _int("INTAKE_CLIENTS", 64))
+    intake_rate: int = field(default_factory=lambda: _int("INTAKE_RATE", 300))  # single posts/s, offered
+    intake_seconds: int = field(default_factory=lambda: _int("INTAKE_SECONDS", 20))  # at intake_rate
     intake_batches: int = field(default_factory=lambda: _int("INTAKE_BATCHES", 100))  # of 500 records
     intake_cap: int = field(default_factory=lambda: _int("INTAKE_CAP", 90))  # seconds per phase, at most
     batch_clients: int = field(default_factory=lambda: _int("BATCH_CLIENTS", 4))
@@ -37,8 +41,12 @@ class Sizes:
     live_seconds: int = field(default_factory=lambda: _int("LIVE_SECONDS", 60))
     live_grace: int = field(default_factory=lambda: _int("LIVE_GRACE", 120))  # wait after the last post
     live_branches: int = field(default_factory=lambda: _int("LIVE_BRANCHES", 600))
-    ranking_seconds: int = field(default_factory=lambda: _int("RANKING_SECONDS", 20))
-    ranking_clients: int = field(default_factory=lambda: _int("RANKING_CLIENTS", 100))
+    ranking_rate: int = field(default_factory=lambda: _int("RANKING_RATE", 500))  # requests/s, offered
+    ranking_seconds: int = field(default_factory=lambda: _int("RANKING_SECONDS", 20))  # at ranking_rate
+    # the rates tried for intake_single_max_eps and ranking_max_rps, each for ladder_seconds
+    ladder: tuple[int, ...] = field(default_factory=lambda: _ints("LADDER", "100,200,300,500,800,1200,1600"))
+    ladder_seconds: int = field(default_factory=lambda: _int("LADDER_SECONDS", 5))
+    max_outstanding: int = field(default_factory=lambda: _int("MAX_OUTSTANDING", 500))  # open-loop bound
     rescore_deadline: int = field(default_factory=lambda: _int("RESCORE_DEADLINE", 2400))
 
 

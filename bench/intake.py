@@ -1,5 +1,6 @@
-"""Figure 4, intake: records accepted (202) per second by one intake service with single posts
-from many concurrent clients and with batch posts, against a bare producer (idempotent, acks=all,
+"""Figure 4, intake: the p99 of single posts to one intake service at a fixed offered rate (open
+loop, timed from each post's scheduled start) and the highest rate whose p99 stays within target;
+records accepted (202) per second with batch posts, against a bare producer (idempotent, acks=all,
 linger 2 ms, like shared.kafka.KafkaPublisher) sending the same envelopes onto the bench topic."""
 
 import asyncio
@@ -8,46 +9,48 @@ from collections import Counter
 from datetime import UTC, datetime
 
 import aiohttp
+import orjson
 
 from bench.config import BENCH_TOPIC, BOOTSTRAP, INTAKE, RESOURCES, Sizes, Tokens
 from bench.dataset import BenchCity, envelope, sample
-from bench.stats import summary_ms
+from bench.load import Send, ladder, needed, open_loop
 from bench.topics import ensure_bench_topic
+
+TARGET_MS = 50  # of a single post's p99
 
 
 def _url(stream: str, batch: bool = False) -> str:
     return f"http://127.0.0.1:{INTAKE[stream]}/v1/{RESOURCES[stream]}{':batch' if batch else ''}"
 
 
-async def single_posts(records: list[dict], stream: str, clients: int, token: str, cap_s: float) -> dict:
-    """Each client posts one record at a time (for at most `cap_s`); latency of every 202, statuses
-    of the rest."""
-    headers, todo = {"Authorization": f"Bearer {token}"}, list(reversed(records))
-    latencies: list[float] = []
-    statuses: Counter[int] = Counter()
-    connector = aiohttp.TCPConnector(limit=clients)
+async def single_posts(records: list[dict], stream: str, sizes: Sizes, token: str) -> dict:
+    """Single posts, open loop: `sizes.intake_rate` per second for `sizes.intake_seconds` (the p99
+    figure), then the ladder of rates up to the first whose p99 is over 50 ms (the max figure).
+    Every post carries a record of its own."""
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    bodies = [orjson.dumps(r) for r in records]  # encoded before the clock starts
+    connector = aiohttp.TCPConnector(limit=sizes.max_outstanding)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as session:
 
-        async def client() -> None:
-            while todo and time.monotonic() < stop_at:
-                record, sent = todo.pop(), time.monotonic()
-                async with session.post(_url(stream), json=record, headers=headers) as r:
+        def sender(first: int) -> Send:
+            async def send(i: int) -> int:
+                async with session.post(_url(stream), data=bodies[first + i], headers=headers) as r:
                     await r.read()
-                statuses[r.status] += 1
-                if r.status == 202:
-                    latencies.append(time.monotonic() - sent)
+                    return r.status
 
-        began = time.monotonic()
-        stop_at = began + cap_s
-        await asyncio.gather(*(client() for _ in range(clients)))
-        seconds = time.monotonic() - began
-    p = summary_ms(latencies)
+            return send
+
+        bound = sizes.max_outstanding
+        fixed = await open_loop(sender(0), sizes.intake_rate, sizes.intake_seconds, max_outstanding=bound)
+        print(f"    {sizes.intake_rate:>6,}/s: p99 {fixed['p99_ms']} ms, {fixed['statuses']}", flush=True)
+        print(f"  ladder of rates, {sizes.ladder_seconds} s each", flush=True)
+        rest = sender(fixed["sent"])
+        steps = await ladder(rest, sizes.ladder, sizes.ladder_seconds, TARGET_MS, max_outstanding=bound)
     return {
-        "intake_single_eps": round(len(latencies) / seconds),
-        "intake_single_p99_ms": p["p99_ms"],
-        "latency": p,
-        "statuses": dict(statuses),
-        "seconds": round(seconds, 1),
+        "intake_single_p99_ms": fixed["p99_ms"],
+        "intake_single_max_eps": steps["max_rps"],
+        "fixed": fixed,
+        "ladder": steps,
     }
 
 
@@ -107,10 +110,12 @@ async def raw_produce(records: list[dict], stream: str) -> dict:
 async def intake(city: BenchCity, sizes: Sizes, tokens: Tokens, run: str) -> dict:
     """Single posts, then batch posts, then the bare producer; new record ids on every run."""
     stream = sizes.intake_stream
-    ones = [r for _, r in sample(city, sizes.intake_single, f"{city.prefix}{run}s", (stream,))]
+    count = round(sizes.intake_rate * sizes.intake_seconds) + needed(sizes.ladder, sizes.ladder_seconds)
+    ones = [r for _, r in sample(city, count, f"{city.prefix}{run}s", (stream,))]
     many = [r for _, r in sample(city, sizes.intake_batches * 500, f"{city.prefix}{run}b", (stream,))]
-    print(f"  single posts: {len(ones):,} {stream} records, {sizes.intake_clients} clients", flush=True)
-    single = await single_posts(ones, stream, sizes.intake_clients, tokens.writer, sizes.intake_cap)
+    rate, seconds = sizes.intake_rate, sizes.intake_seconds
+    print(f"  single posts, open loop: {rate}/s for {seconds} s to {stream}", flush=True)
+    single = await single_posts(ones, stream, sizes, tokens.writer)
     print(f"  batch posts: {len(many):,} records, {sizes.batch_clients} batches in flight", flush=True)
     batch = await batch_posts(many, stream, sizes.batch_clients, tokens.writer, sizes.intake_cap)
     print(f"  bare producer: the same {len(many):,} envelopes onto {BENCH_TOPIC}", flush=True)

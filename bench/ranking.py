@@ -1,17 +1,18 @@
-"""Figure 6, ranking queries: the year's top 50 (limit=50, total, whole city) asked by many
-concurrent clients for a fixed time, once the bench branches are scored."""
+"""Figure 6, ranking queries: the year's top 50 (limit=50, total, whole city) at a fixed offered
+rate and on a ladder of rates (open loop), once the bench branches are scored."""
 
 import asyncio
 import time
-from collections import Counter
+from urllib.parse import urlencode
 
 import aiohttp
 
 from bench.config import API, Sizes, Tokens
 from bench.dataset import YEAR
-from bench.stats import summary_ms
+from bench.load import ladder, open_loop
 
 QUERY = {"period": YEAR, "dimension": "total", "limit": "50"}
+TARGET_MS = 50  # of a ranking's p99
 
 
 async def _wait_for_scores(session: aiohttp.ClientSession, url: str, headers: dict, want: int) -> tuple:
@@ -28,36 +29,32 @@ async def _wait_for_scores(session: aiohttp.ClientSession, url: str, headers: di
 
 
 async def ranking(sizes: Sizes, tokens: Tokens, want: int) -> dict:
-    """Requests per second and latencies of 200 answers, once `want` branches are ranked."""
+    """Once `want` branches are ranked: the p99 at `sizes.ranking_rate` requests per second for
+    `sizes.ranking_seconds` (open loop, timed from each request's scheduled start), then the ladder
+    of rates up to the first whose p99 is over 50 ms."""
     headers, url = {"Authorization": f"Bearer {tokens.reader}"}, f"{API}/v1/rankings"
-    latencies: list[float] = []
-    statuses: Counter[int] = Counter()
-    connector = aiohttp.TCPConnector(limit=sizes.ranking_clients)
+    query = f"{url}?{urlencode(QUERY)}"  # encoded once, not on every request
+    bound = sizes.max_outstanding
+    connector = aiohttp.TCPConnector(limit=bound)
     async with aiohttp.ClientSession(
         connector=connector, timeout=aiohttp.ClientTimeout(total=120)
     ) as session:
         waited_s, first = await _wait_for_scores(session, url, headers, want)
-        stop_at = time.monotonic() + sizes.ranking_seconds
 
-        async def client() -> None:
-            while time.monotonic() < stop_at:
-                sent = time.monotonic()
-                async with session.get(url, params=QUERY, headers=headers) as r:
-                    await r.read()
-                statuses[r.status] += 1
-                if r.status == 200:
-                    latencies.append(time.monotonic() - sent)
+        async def send(_: int) -> int:
+            async with session.get(query, headers=headers) as r:
+                await r.read()
+                return r.status
 
-        began = time.monotonic()
-        await asyncio.gather(*(client() for _ in range(sizes.ranking_clients)))
-        seconds = time.monotonic() - began
-    p = summary_ms(latencies)
+        fixed = await open_loop(send, sizes.ranking_rate, sizes.ranking_seconds, max_outstanding=bound)
+        print(f"    {sizes.ranking_rate:>6,}/s: p99 {fixed['p99_ms']} ms, {fixed['statuses']}", flush=True)
+        print(f"  ladder of rates, {sizes.ladder_seconds} s each", flush=True)
+        steps = await ladder(send, sizes.ladder, sizes.ladder_seconds, TARGET_MS, max_outstanding=bound)
     return {
-        "ranking_rps": round(len(latencies) / seconds, 1),
-        "ranking_p99_ms": p["p99_ms"],
-        "latency": p,
-        "statuses": dict(statuses),
+        "ranking_p99_ms": fixed["p99_ms"],
+        "ranking_max_rps": steps["max_rps"],
+        "fixed": fixed,
+        "ladder": steps,
         "total_branches": first["total_branches"],
         "waited_for_scores_s": waited_s,
-        "seconds": round(seconds, 1),
     }

@@ -1,0 +1,224 @@
+"""The open-loop load generator (bench/load.py) against a small HTTP server on a free loopback port:
+it keeps its schedule whatever the server does, times each request from its scheduled start (so a
+stall shows in the p99 that a closed loop hides), bounds what is in flight and climbs a ladder."""
+
+import asyncio
+import math
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import aiohttp
+import pytest
+
+import bench.__main__ as main_module
+from bench.load import ladder, needed, open_loop
+from bench.stats import summary_ms
+
+Behaviour = Callable[[], Awaitable[int]]  # waits as the server would, returns the status
+
+
+@asynccontextmanager
+async def server(behave: Behaviour) -> AsyncIterator[str]:
+    """A keep-alive HTTP/1.1 server on 127.0.0.1 (a free port) answering every request by `behave`."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while await reader.readuntil(b"\r\n\r\n"):
+                status = await behave()
+                writer.write(f"HTTP/1.1 {status} X\r\nContent-Length: 2\r\n\r\nok".encode())
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    srv = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = srv.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        srv.close()
+
+
+@asynccontextmanager
+async def client(url: str) -> AsyncIterator[tuple[Callable[[int], Awaitable[int]], list[int]]]:
+    """A `send` for the generator (and the indices it was called with)."""
+    seen: list[int] = []
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1000)) as session:
+
+        async def send(i: int) -> int:
+            seen.append(i)
+            async with session.get(url) as r:
+                await r.read()
+                return r.status
+
+        yield send, seen
+
+
+def delayed(seconds: float, status: int = 200) -> Behaviour:
+    async def behave() -> int:
+        await asyncio.sleep(seconds)
+        return status
+
+    return behave
+
+
+async def test_keeps_its_schedule_whatever_the_server_takes() -> None:
+    """100 ms answers at 100/s for 1 s: a closed loop of one would need 10 s; the open loop sends
+    on time, ~10 requests in flight, and every latency is at least the server's 100 ms."""
+    async with server(delayed(0.1)) as url, client(url) as (send, seen):
+        began = time.monotonic()
+        result = await open_loop(send, 100, 1.0)
+        took = time.monotonic() - began
+    assert result["sent"] == result["answered_ok"] == 100 and sorted(seen) == list(range(100))
+    assert result["statuses"] == {"200": 100}
+    assert took < 3.0, took
+    assert result["peak_outstanding"] >= 8
+    assert result["latency"]["p50_ms"] >= 100
+    assert result["waited_for_bound"] == 0
+
+
+async def test_a_stall_shows_in_the_open_loop_p99_that_a_closed_loop_hides() -> None:
+    """The server stops answering for 1 s (answers held until it is over) in the middle of 3 s.
+    One closed-loop client meets the stall once: its p99 stays at the fast answers. The open loop
+    keeps sending through it, and a third of its requests wait: its p99 shows the stall."""
+    stall_s = 1.0
+    stall: dict[str, float] = {}
+
+    async def behave() -> int:
+        if (until := stall.get("until")) and time.monotonic() < until:
+            await asyncio.sleep(until - time.monotonic())
+        await asyncio.sleep(0.005)
+        return 200
+
+    async def closed_loop(send: Callable[[int], Awaitable[int]], seconds: float) -> list[float]:
+        latencies, stop_at, i = [], time.monotonic() + seconds, 0
+        while time.monotonic() < stop_at:
+            sent = time.monotonic()
+            await send(i)
+            latencies.append(time.monotonic() - sent)
+            i += 1
+        return latencies
+
+    async def stall_in(seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        stall["until"] = time.monotonic() + stall_s
+
+    async with server(behave) as url, client(url) as (send, _):
+        stall.clear()
+        closed, _ = await asyncio.gather(closed_loop(send, 3.0), stall_in(1.0))
+        stall.clear()
+        opened, _ = await asyncio.gather(open_loop(send, 100, 3.0), stall_in(1.0))
+    closed_p99 = summary_ms(closed)["p99_ms"]
+    assert max(closed) >= 0.9 * stall_s  # the closed loop met the stall too…
+    assert closed_p99 < 250, closed_p99  # …and its p99 hides it
+    assert opened["p99_ms"] >= 0.8 * stall_s * 1000, opened
+    assert opened["latency"]["p90_ms"] >= 0.3 * stall_s * 1000, opened
+    assert opened["answered_ok"] == opened["sent"] == 300
+
+
+async def test_the_bound_on_requests_in_flight_is_kept_and_reported() -> None:
+    """200 ms answers at 50/s, at most 4 in flight: the rest wait for a slot, and their latency,
+    timed from their schedule, carries that wait."""
+    async with server(delayed(0.2)) as url, client(url) as (send, _):
+        result = await open_loop(send, 50, 0.4, max_outstanding=4)
+    assert result["sent"] == result["answered_ok"] == 20
+    assert result["peak_outstanding"] == 4
+    assert result["waited_for_bound"] >= 10
+    # 20 requests 4 at a time take 5 rounds of 200 ms; the last was due at 0.38 s
+    assert result["latency"]["max_ms"] >= 550, result["latency"]
+
+
+async def test_failed_requests_count_as_slower_than_any() -> None:
+    """Answers other than ok, and requests unanswered within the timeout, are counted by what
+    happened to them and push the p99 to infinity once they are more than 1%."""
+    answers = iter([500] * 5 + [200] * 45)
+
+    async def behave() -> int:
+        return next(answers)
+
+    async with server(behave) as url, client(url) as (send, _):
+        result = await open_loop(send, 100, 0.5)
+    assert result["statuses"] == {"500": 5, "200": 45}
+    assert result["answered_ok"] == 45
+    assert math.isinf(result["p99_ms"]) and result["latency"]["p50_ms"] < 1000
+
+    async with server(delayed(5.0)) as url, client(url) as (send, _):
+        result = await open_loop(send, 20, 0.5, timeout_s=0.2)
+    assert result["statuses"] == {"timeout": 10}
+    assert math.isinf(result["latency"]["p50_ms"])
+
+    async def refused(i: int) -> int:
+        raise aiohttp.ClientConnectionError("refused")
+
+    result = await open_loop(refused, 20, 0.2)
+    assert result["statuses"] == {"ClientConnectionError": 4}
+
+
+async def test_the_ladder_stops_at_the_first_rate_over_target() -> None:
+    """A server that answers one request at a time in 4 ms (250/s at most): 50/s and 100/s stay
+    within 50 ms, 400/s queues up past it, 800/s is never tried; every request has an index of
+    its own across the rates."""
+    lock = asyncio.Lock()
+
+    async def behave() -> int:
+        async with lock:
+            await asyncio.sleep(0.004)
+        return 200
+
+    async with server(behave) as url, client(url) as (send, seen):
+        result = await ladder(send, [50, 100, 400, 800], 1.0, 50, pause_s=0.2)
+    assert result["max_rps"] == 100
+    assert [s["offered_rps"] for s in result["steps"]] == [50, 100, 400]
+    assert [s["within_target"] for s in result["steps"]] == [True, True, False]
+    assert sorted(seen) == list(range(550)) == list(range(needed([50, 100, 400], 1.0)))
+
+
+async def test_a_ladder_whose_first_rate_misses_has_no_max() -> None:
+    async with server(delayed(0.1)) as url, client(url) as (send, _):
+        result = await ladder(send, [20, 40], 0.5, 50)
+    assert result["max_rps"] == 0 and len(result["steps"]) == 1
+
+
+async def test_a_failed_step_stops_the_bench(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`python -m bench`: a step that raises stops the run; no later step runs, the table is
+    printed with what was measured, the failed step is named and the exit status is 1."""
+    written: list[dict] = []
+    ran: list[str] = []
+
+    def write(figures: dict, flags: dict, details: dict, partial: bool) -> str:
+        written.append(dict(details))
+        return "results.json"
+
+    monkeypatch.setattr(main_module, "write", write)
+    monkeypatch.setattr(main_module.system, "stack", lambda *a: None)
+    monkeypatch.setattr("sys.argv", ["bench", "--only", "rescore"])
+
+    async def fake_run(r: main_module.Run, only: set[str], sizes: object) -> None:
+        async def ok() -> None:
+            ran.append("route")
+            r.figures["raw_consume_eps"] = 1
+
+        async def rescore() -> None:
+            ran.append("rescore")
+            raise RuntimeError("the rescore exited with 1")
+
+        async def ranking() -> None:
+            ran.append("ranking")
+
+        await r.step("route", "route", ok)
+        await r.step("rescore", "rescore", rescore)
+        await r.step("ranking", "ranking", ranking)
+
+    monkeypatch.setattr(main_module, "run", fake_run)
+    with pytest.raises(SystemExit) as stopped:
+        await asyncio.to_thread(main_module.main)  # main runs its own event loop
+    assert stopped.value.code == 1
+    assert ran == ["route", "rescore"]
+    assert written[-1]["stopped_at"] == "rescore" and "exited with 1" in written[-1]["errors"]["rescore"]
+    out = capsys.readouterr()
+    assert "raw_consume_eps" in out.out
+    assert "bench STOPPED: step 'rescore' failed" in out.err
