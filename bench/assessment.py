@@ -17,7 +17,7 @@ QUERIES = {
     "compliance": ("/v1/compliance", {"period": YEAR}),
     "advanced": ("/v1/advanced-branches", {"year": YEAR}),
 }
-CLIENTS = 8  # the leaders who open these at once; rankings have the 100-client figure
+CLIENTS = 8  # the leaders who open these at once (closed loop; rankings are measured open loop)
 
 
 async def _measure(
