@@ -13,6 +13,7 @@ import orjson
 
 from bench.config import BENCH_TOPIC, BOOTSTRAP, INTAKE, RESOURCES, Sizes, Tokens
 from bench.dataset import BenchCity, envelope, sample
+from bench.http1 import Pool, encode
 from bench.load import Send, ladder, needed, open_loop
 from bench.topics import ensure_bench_topic
 
@@ -28,29 +29,27 @@ async def single_posts(records: list[dict], stream: str, sizes: Sizes, token: st
     figure), then the ladder of rates up to the first whose p99 is over 50 ms (the max figure).
     Every post carries a record of its own."""
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-    bodies = [orjson.dumps(r) for r in records]  # encoded before the clock starts
-    connector = aiohttp.TCPConnector(limit=sizes.max_outstanding)
-    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as session:
+    url, bound = _url(stream), sizes.max_outstanding
+    posts = [encode("POST", url, headers, orjson.dumps(r)) for r in records]  # before the clock starts
+    pool = Pool(url)
 
-        def sender(first: int) -> Send:
-            async def send(i: int) -> int:
-                async with session.post(_url(stream), data=bodies[first + i], headers=headers) as r:
-                    await r.read()
-                    return r.status
+    def sender(first: int) -> Send:
+        return lambda i: pool.request(posts[first + i])
 
-            return send
-
-        bound = sizes.max_outstanding
+    try:
         fixed = await open_loop(sender(0), sizes.intake_rate, sizes.intake_seconds, max_outstanding=bound)
         print(f"    {sizes.intake_rate:>6,}/s: p99 {fixed['p99_ms']} ms, {fixed['statuses']}", flush=True)
         print(f"  ladder of rates, {sizes.ladder_seconds} s each", flush=True)
         rest = sender(fixed["sent"])
         steps = await ladder(rest, sizes.ladder, sizes.ladder_seconds, TARGET_MS, max_outstanding=bound)
+    finally:
+        pool.close()
     return {
         "intake_single_p99_ms": fixed["p99_ms"],
         "intake_single_max_eps": steps["max_rps"],
         "fixed": fixed,
         "ladder": steps,
+        "connections": pool.opened,
     }
 
 

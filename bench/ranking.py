@@ -3,12 +3,14 @@ rate and on a ladder of rates (open loop), once the bench branches are scored.""
 
 import asyncio
 import time
+from collections.abc import Awaitable
 from urllib.parse import urlencode
 
 import aiohttp
 
 from bench.config import API, Sizes, Tokens
 from bench.dataset import YEAR
+from bench.http1 import Pool, encode
 from bench.load import ladder, open_loop
 
 QUERY = {"period": YEAR, "dimension": "total", "limit": "50"}
@@ -34,22 +36,20 @@ async def ranking(sizes: Sizes, tokens: Tokens, want: int) -> dict:
     of rates up to the first whose p99 is over 50 ms."""
     headers, url = {"Authorization": f"Bearer {tokens.reader}"}, f"{API}/v1/rankings"
     query = f"{url}?{urlencode(QUERY)}"  # encoded once, not on every request
-    bound = sizes.max_outstanding
-    connector = aiohttp.TCPConnector(limit=bound)
-    async with aiohttp.ClientSession(
-        connector=connector, timeout=aiohttp.ClientTimeout(total=120)
-    ) as session:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session:
         waited_s, first = await _wait_for_scores(session, url, headers, want)
+    bound, pool, raw = sizes.max_outstanding, Pool(url), encode("GET", query, headers)
 
-        async def send(_: int) -> int:
-            async with session.get(query, headers=headers) as r:
-                await r.read()
-                return r.status
+    def send(_: int) -> Awaitable[int]:
+        return pool.request(raw)
 
+    try:
         fixed = await open_loop(send, sizes.ranking_rate, sizes.ranking_seconds, max_outstanding=bound)
         print(f"    {sizes.ranking_rate:>6,}/s: p99 {fixed['p99_ms']} ms, {fixed['statuses']}", flush=True)
         print(f"  ladder of rates, {sizes.ladder_seconds} s each", flush=True)
         steps = await ladder(send, sizes.ladder, sizes.ladder_seconds, TARGET_MS, max_outstanding=bound)
+    finally:
+        pool.close()
     return {
         "ranking_p99_ms": fixed["p99_ms"],
         "ranking_max_rps": steps["max_rps"],
@@ -57,4 +57,5 @@ async def ranking(sizes: Sizes, tokens: Tokens, want: int) -> dict:
         "ladder": steps,
         "total_branches": first["total_branches"],
         "waited_for_scores_s": waited_s,
+        "connections": pool.opened,
     }

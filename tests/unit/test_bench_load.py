@@ -8,10 +8,10 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-import aiohttp
 import pytest
 
 import bench.__main__ as main_module
+from bench.http1 import Pool, encode
 from bench.load import ladder, needed, open_loop
 from bench.stats import summary_ms
 
@@ -43,17 +43,18 @@ async def server(behave: Behaviour) -> AsyncIterator[str]:
 
 @asynccontextmanager
 async def client(url: str) -> AsyncIterator[tuple[Callable[[int], Awaitable[int]], list[int]]]:
-    """A `send` for the generator (and the indices it was called with)."""
+    """A `send` for the generator through the bench's HTTP client (and the indices it was called with)."""
     seen: list[int] = []
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1000)) as session:
+    pool, raw = Pool(url), encode("GET", url, {"Authorization": "Bearer t"})
 
-        async def send(i: int) -> int:
-            seen.append(i)
-            async with session.get(url) as r:
-                await r.read()
-                return r.status
+    def send(i: int) -> Awaitable[int]:
+        seen.append(i)
+        return pool.request(raw)
 
+    try:
         yield send, seen
+    finally:
+        pool.close()
 
 
 def delayed(seconds: float, status: int = 200) -> Behaviour:
@@ -149,11 +150,11 @@ async def test_failed_requests_count_as_slower_than_any() -> None:
     assert result["statuses"] == {"timeout": 10}
     assert math.isinf(result["latency"]["p50_ms"])
 
-    async def refused(i: int) -> int:
-        raise aiohttp.ClientConnectionError("refused")
-
-    result = await open_loop(refused, 20, 0.2)
-    assert result["statuses"] == {"ClientConnectionError": 4}
+    async with server(delayed(0)) as url:
+        pass  # its port is free again: nothing listens there
+    async with client(url) as (send, _):
+        result = await open_loop(send, 20, 0.2)
+    assert result["statuses"] == {"ConnectionRefusedError": 4}
 
 
 async def test_the_ladder_stops_at_the_first_rate_over_target() -> None:
@@ -222,3 +223,70 @@ async def test_a_failed_step_stops_the_bench(
     out = capsys.readouterr()
     assert "raw_consume_eps" in out.out
     assert "bench STOPPED: step 'rescore' failed" in out.err
+
+
+@asynccontextmanager
+async def raw_server(answers: list[bytes], close_after_each: bool = False) -> AsyncIterator[tuple[str, list]]:
+    """A server answering the n-th request with answers[n] (bytes as they go on the wire); it
+    closes the connection after each answer if told to. Yields its url and the requests it read."""
+    got: list[bytes] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next((int(h.split(b":")[1]) for h in head.split(b"\r\n")
+                               if h.lower().startswith(b"content-length:")), 0)  # fmt: skip
+                got.append(head + await reader.readexactly(length))
+                writer.write(answers[len(got) - 1])
+                await writer.drain()
+                if close_after_each:
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    srv = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        yield f"http://127.0.0.1:{srv.sockets[0].getsockname()[1]}/v1/x?a=1", got
+    finally:
+        srv.close()
+
+
+async def test_the_http_client_keeps_connections_and_reads_whole_answers() -> None:
+    """Requests go out as encoded (Host, headers, Content-Length, body); answers by Content-Length
+    and by chunks are read to their end, so the next answer on the connection is the next one's."""
+    answers = [
+        b"HTTP/1.1 202 Accepted\r\nContent-Length: 5\r\n\r\nhello",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n",
+        b"HTTP/1.1 422 Unprocessable\r\ncontent-length: 0\r\n\r\n",
+    ]
+    async with raw_server(answers) as (url, got):
+        pool = Pool(url)
+        post = encode("POST", url, {"Authorization": "Bearer t"}, b'{"id":"r1"}')
+        assert [await pool.request(post) for _ in range(3)] == [202, 200, 422]
+        pool.close()
+    assert pool.opened == 1
+    host = url.split("/")[2]
+    assert (
+        got[0]
+        == (
+            f"POST /v1/x?a=1 HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer t\r\n"
+            'Content-Length: 11\r\n\r\n{"id":"r1"}'
+        ).encode()
+    )
+
+
+async def test_a_connection_the_server_closed_is_replaced_once() -> None:
+    """A server that closes every connection after its answer (as one does at its keep-alive
+    timeout): the next request, which it never read, goes again on a new connection, once."""
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+    async with raw_server([ok] * 3, close_after_each=True) as (url, got):
+        pool = Pool(url)
+        raw = encode("GET", url)
+        statuses = []
+        for _ in range(3):
+            statuses.append(await pool.request(raw))
+        pool.close()
+    assert statuses == [200, 200, 200] and len(got) == 3 and pool.opened == 3
