@@ -24,6 +24,11 @@ class Generation:
     def ledgers(self) -> str:
         return f"ledgers_v2_g{self.number}"
 
+    @property
+    def progress(self) -> str:
+        """One document per repartition partition: its owner's epoch (fences out a stale owner)."""
+        return f"progress_v2_g{self.number}"
+
     def group(self, app_id: str) -> str:
         """The worker's consumer group: committed offsets belong to the generation they built."""
         return f"{app_id}-v2-g{self.number}"

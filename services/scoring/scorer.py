@@ -26,6 +26,7 @@ from services.scoring.delivery import DeadLetters, Delivery, reason_of
 from services.scoring.fault_injection import NO_FAULTS, FaultInjection
 from services.scoring.score_feed import encode, feed_key
 from services.scoring.store import (
+    Fenced,
     LedgerKey,
     LedgerRefused,
     ScoredLedger,
@@ -128,10 +129,15 @@ class Scorer:
         # owns them: forget() on every rebalance.
         self._cache: OrderedDict[LedgerKey, StoredLedger] = OrderedDict()
         self._cache_size = cache_size
+        self._unsaved: dict[LedgerKey, _Unsaved] = {}  # folded and published, not stored yet
+        self._epochs: dict[tuple[str, int], int] = {}  # ownership epoch per owned partition
 
     def forget(self) -> None:
-        """Drop cached ledgers (partitions moved: another worker may have written since)."""
+        """Drop cached ledgers and anything still owed (partitions moved: another worker may write
+        them now; what was owed is folded again by whoever owns them, from unacknowledged records)."""
         self._cache.clear()
+        self._unsaved.clear()
+        self._epochs.clear()
 
     async def handle(self, d: Delivery) -> str:
         """Apply one record; return its outcome."""
@@ -161,7 +167,7 @@ class Scorer:
         # and they would never be listed where operators and rescores look.
         for rejected, why, stage in rejects:
             await self._reject(rejected, why, stage)
-        await self._write(list(works.values()), outcomes)
+        await self._publish(list(works.values()))
         self._observe(records, outcomes)
         return outcomes
 
@@ -192,7 +198,9 @@ class Scorer:
                     stage = "store" if isinstance(err, LedgerUnstorable | DocumentTooLarge) else "fold"
                     rejects.append((r.delivery, err, stage))
 
-    def _take(self, work: _Work, folded: "_Folded", outcomes: list[str], rejects: list) -> None:
+    def _take(
+        self, work: _Work, folded: "_Folded", outcomes: list[str] | dict[int, str], rejects: list
+    ) -> None:
         work.result, work.applied = folded.result, work.applied + folded.applied
         if folded.encoded is not None:
             work.doc, work.feed = folded.encoded
@@ -250,44 +258,101 @@ class Scorer:
         metrics.EVENTS.labels("invalid" if stage == "decode" else "rejected", "dead_lettered").inc()
         await self._dead_letters.send(d, reason_of(err))
 
-    async def _write(self, works: list[_Work], outcomes: list[str]) -> None:
-        changed = [w for w in works if w.doc is not None]
-        started = time.perf_counter()
-        try:
-            await self._store.save([w.doc for w in changed])  # type: ignore[misc]
-        except LedgerRefused:
-            await self._write_each(changed, outcomes)
-        except BaseException:
-            for w in works:  # the cache may be ahead of the store now: reload on retry
-                self._cache.pop(w.key, None)
-            raise
-        metrics.MONGO_WRITE.observe(time.perf_counter() - started)
+    async def _publish(self, works: list[_Work]) -> None:
+        """Make the batch visible at once (the score feed carries absolute values) and owe its
+        ledgers to the store: flush() writes them behind, coalesced."""
         for w in works:
-            if w.result is not None:
-                self._remember(w.key, w.result)
-        # Replayed-only ledgers are published too: a crash between the write and the publish
-        # must not leave readers behind, and the stored ledger is what they should see.
+            if w.result is None:
+                continue
+            if w.doc is not None:
+                owed = self._unsaved.get(w.key)
+                if owed is None:
+                    partition = (w.records[0].delivery.topic, w.records[0].delivery.partition)
+                    self._unsaved[w.key] = _Unsaved(partition, w.base, list(w.records), w.doc)
+                else:
+                    owed.records += w.records
+                    owed.doc = w.doc
+            self._remember(w.key, w.result)
+        # Replayed-only ledgers are published too: a crash between a flush and the publish must
+        # not leave readers behind, and what the worker holds is what they should see.
         feed = [w.feed for w in works if w.feed is not None]
         feed += [self._encoded(w.key, w.result)[1] for w in works if w.feed is None and w.result is not None]
         await self._feed.publish_encoded(feed)
 
-    async def _write_each(self, works: list[_Work], outcomes: list[str]) -> None:
-        """The database refused a bulk write for what a document holds: write ledger by ledger,
-        and within a refused ledger record by record, dead-lettering the records it refuses."""
+    def owes(self) -> bool:
+        """Whether some folded ledger is not stored yet."""
+        return bool(self._unsaved)
+
+    async def own(self, partitions: list[tuple[str, int]]) -> None:
+        """Take ownership of partitions just assigned: a new epoch each, which fences out a
+        previous owner that did not notice it lost them."""
+        self._epochs.update(await self._store.claim(partitions))
+
+    async def flush(self) -> None:
+        """Write every ledger folded since the last flush (one bulk command per chunk). On an
+        outage nothing is lost: what was owed stays owed (merged with what was folded meanwhile)
+        and the error propagates. Raises Fenced (and drops what those partitions owed) when
+        another worker owns them now."""
+        if not self._unsaved:
+            return
+        owed, self._unsaved = self._unsaved, {}
+        fence = {u.partition: self._epochs.get(u.partition, 0) for u in owed.values()}
+        started = time.perf_counter()
+        try:
+            await self._store.save([u.doc for u in owed.values()], fence)
+        except LedgerRefused:
+            await self._save_each(owed)
+        except Fenced as err:
+            self._drop(err.partitions)
+            raise
+        except BaseException:
+            for key, u in owed.items():  # still owed; newer folds of the same ledger build on it
+                newer = self._unsaved.get(key)
+                if newer is None:
+                    self._unsaved[key] = u
+                else:
+                    newer.base, newer.records = u.base, u.records + newer.records
+            raise
+        metrics.MONGO_WRITE.observe(time.perf_counter() - started)
+
+    def _drop(self, partitions: set[tuple[str, int]]) -> None:
+        """Forget what this worker holds of partitions it no longer owns."""
+        for key in [k for k, u in self._unsaved.items() if u.partition in partitions]:
+            del self._unsaved[key]
+        for p in partitions:
+            self._epochs.pop(p, None)
+        self._cache.clear()
+
+    async def _save_each(self, owed: dict[LedgerKey, "_Unsaved"]) -> None:
+        """The database refused a document for what it holds: find the records at fault (folded
+        again from the stored ledger, one at a time), dead-letter them and publish the ledger
+        without them: readers saw them for at most a flush interval."""
+        works = [_Work(key, u.base, u.records, result=None, doc=u.doc) for key, u in owed.items()]
+        await self._write_each(
+            works, {}, {u.partition: self._epochs.get(u.partition, 0) for u in owed.values()}
+        )
+        for w in works:
+            self._remember(w.key, w.result or w.base)
+        await self._feed.publish_encoded([self._encoded(w.key, w.result or w.base)[1] for w in works])
+
+    async def _write_each(
+        self, works: list[_Work], outcomes: list[str] | dict[int, str], fence: dict
+    ) -> None:
+        """Write ledger by ledger, and within a refused ledger record by record, dead-lettering
+        the records it refuses."""
         for w in works:
             try:
-                await self._store.save([w.doc] if w.doc is not None else [])
+                await self._store.save([w.doc] if w.doc is not None else [], fence)
                 continue
             except LedgerRefused:
                 pass
             w.result, w.applied, w.doc, w.feed = None, [], None, None
             for r in w.records:
-                outcomes[r.index] = "dead_lettered"
                 rejects: list = []
                 try:
                     folded = self._fold(w, [r])
                     if folded.encoded is not None:
-                        await self._store.save([folded.encoded[0]])
+                        await self._store.save([folded.encoded[0]], fence)
                     self._take(w, folded, outcomes, rejects)
                 except (LedgerRefused, LedgerUnstorable) as err:
                     rejects.append((r.delivery, err, "store"))
@@ -297,8 +362,10 @@ class Scorer:
     def _remember(self, key: LedgerKey, stored: StoredLedger) -> None:
         self._cache[key] = stored
         self._cache.move_to_end(key)
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        # Only stored ledgers may go: one still owed exists nowhere else.
+        for old in list(self._cache)[: max(len(self._cache) - self._cache_size, 0)]:
+            if old not in self._unsaved:
+                del self._cache[old]
 
     def _observe(self, records: list[_Record], outcomes: list[str]) -> None:
         now = self._clock()
@@ -314,6 +381,17 @@ class Scorer:
 
 class LedgerUnstorable(ValueError):
     """A ledger that would exceed what the database or the broker can hold."""
+
+
+@dataclass
+class _Unsaved:
+    """A ledger folded ahead of the store: as it was stored, the records folded into it since,
+    and the document to write."""
+
+    partition: tuple[str, int]
+    base: StoredLedger
+    records: list[_Record]
+    doc: RawBSONDocument
 
 
 @dataclass

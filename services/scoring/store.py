@@ -78,10 +78,23 @@ class LedgerRefused(ValueError):
     store): retrying cannot help; the records that made it so are at fault."""
 
 
+class Fenced(RuntimeError):
+    """Another worker owns these partitions now (a newer epoch): this one must not write them."""
+
+    def __init__(self, partitions: set[tuple[str, int]]):
+        super().__init__(f"partitions owned by another worker now: {sorted(partitions)}")
+        self.partitions = partitions
+
+
+Fence = dict[tuple[str, int], int]  # partition -> the epoch under which the writer owns it
+
+
 class ScoreStore(Protocol):
     async def load(self, key: LedgerKey) -> StoredLedger | None: ...
 
-    async def save(self, docs: list[RawBSONDocument]) -> None: ...
+    async def claim(self, partitions: list[tuple[str, int]]) -> Fence: ...
+
+    async def save(self, docs: list[RawBSONDocument], fence: Fence | None = None) -> None: ...
 
 
 def encode_ledger(scored: ScoredLedger, max_bytes: int) -> RawBSONDocument:
@@ -146,6 +159,7 @@ class MongoScoreStore:
 
     def __init__(self, db: AsyncDatabase, generation: Generation):
         self._ledgers = db[generation.ledgers]
+        self._progress = db[generation.progress]
         # One write at a time per process: the server serialises them anyway (SQLite under FerretDB).
         self._writing = asyncio.Lock()
 
@@ -166,8 +180,37 @@ class MongoScoreStore:
         except PyMongoError as err:
             raise StoreUnavailable(f"loading {key.id}: {type(err).__name__}") from err
 
-    async def save(self, docs: list[RawBSONDocument]) -> None:
-        """Replace the ledgers' documents, a chunk per bulk command."""
+    async def claim(self, partitions: list[tuple[str, int]]) -> Fence:
+        """A new epoch for each partition just assigned to this writer (its one owner: the
+        consumer group assigns a partition to one member at a time)."""
+        fence: Fence = {}
+        try:
+            for topic, partition in partitions:
+                key = f"{topic}|{partition}"
+                doc = await self._progress.find_one({"_id": key})
+                fence[(topic, partition)] = epoch = (doc["epoch"] if doc else 0) + 1
+                await self._progress.replace_one({"_id": key}, {"epoch": epoch}, upsert=True)
+        except PyMongoError as err:
+            raise StoreUnavailable(f"claiming partitions: {type(err).__name__}") from err
+        return fence
+
+    async def _check(self, fence: Fence) -> None:
+        """Raise Fenced for the partitions whose stored epoch moved past the writer's."""
+        ids = {f"{t}|{p}": (t, p) for t, p in fence}
+        try:
+            # $in scans under FerretDB: fine for a collection of one document per partition.
+            stored = {d["_id"]: d["epoch"] async for d in self._progress.find({"_id": {"$in": list(ids)}})}
+        except PyMongoError as err:
+            raise StoreUnavailable(f"reading epochs: {type(err).__name__}") from err
+        lost = {tp for key, tp in ids.items() if stored.get(key, 0) > fence[tp]}
+        if lost:
+            raise Fenced(lost)
+
+    async def save(self, docs: list[RawBSONDocument], fence: Fence | None = None) -> None:
+        """Replace the ledgers' documents, a chunk per bulk command, after checking that the
+        writer still owns their partitions."""
+        if fence:
+            await self._check(fence)
         async with self._writing:
             for start in range(0, len(docs), WRITE_CHUNK):
                 chunk = docs[start : start + WRITE_CHUNK]

@@ -6,6 +6,7 @@ import os
 import signal
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -24,7 +25,7 @@ from services.scoring.routing import routed_topics
 from services.scoring.rulebooks import DEFAULT_RULEBOOK, parse_rulebook_text
 from services.scoring.score_feed import SCORE_FEED_CONFIG, KafkaScoreFeed, feed_topic
 from services.scoring.scorer import Limits, Scorer
-from services.scoring.store import MongoScoreStore, StoreUnavailable
+from services.scoring.store import Fenced, MongoScoreStore, StoreUnavailable
 from shared import mongo
 from shared.health import run_checks
 from shared.kafka import EVENT_TOPIC_CONFIG, BrokerUnavailable, KafkaPublisher, ensure_topics
@@ -50,6 +51,11 @@ class WorkerSettings(BaseSettings):
     session_timeout_s: float = 10.0
     batch_max: int = 2000
     batch_within_s: float = 0.05
+    # Scores are published as soon as a batch is folded; MongoDB is written behind, every
+    # `write_behind_s`, one write per ledger however many batches touched it. Records are
+    # acknowledged once stored; past `max_unacknowledged` the worker waits for a flush first.
+    write_behind_s: float = 0.5
+    max_unacknowledged: int = 20_000
     # What nothing the worker writes may exceed: MongoDB's 16 MiB document limit and the broker's
     # message size (message.max.bytes, 1 MiB by default), each with room to spare.
     document_max_bytes: int = 15 * 1024 * 1024
@@ -147,13 +153,14 @@ def create_worker(settings: WorkerSettings, generation: Generation, watch: Gener
     )
     router = Router(settings.kafka, settings.app_id, publisher, dead_letters)
 
+    behind = WriteBehind(scorer, settings.max_unacknowledged)
+
     async def consume(stream):  # type: ignore[no-untyped-def]
-        # Batches: a record waits at most `batch_within_s` for company. Nothing is acknowledged
-        # (so no offset committed) before the whole batch is applied or dead-lettered.
+        # Batches: a record waits at most `batch_within_s` for company. A record is acknowledged
+        # (so its offset committed) only once what it changed is stored (or it is dead-lettered).
         async for events in stream.noack_take(settings.batch_max, within=settings.batch_within_s):
             await handle_until_done(scorer, [delivery_of(e.message) for e in events])
-            for event in events:
-                await stream.ack(event)
+            await behind.owe(stream, events)
 
     for topic in streams:
         channel = app.topic(topic, key_serializer="raw", value_serializer="raw")
@@ -175,9 +182,22 @@ def create_worker(settings: WorkerSettings, generation: Generation, watch: Gener
             watch.changed = True
             os.kill(os.getpid(), signal.SIGTERM)  # faust's own graceful stop: commit, leave the group
 
+    @app.timer(settings.write_behind_s)
+    async def write_behind() -> None:
+        await behind.flush()
+
+    # Faust waits for every taken record to be acknowledged before it gives partitions up
+    # (stream_wait_empty), so a revocation waits for the flush that stores what they changed.
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(sender, revoked, **kwargs):  # type: ignore[no-untyped-def]
+        behind.forget()
         scorer.forget()
+
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
+    async def on_assigned(sender, assigned, **kwargs):  # type: ignore[no-untyped-def]
+        await retrying_forever(
+            scorer.own, [(tp.topic, tp.partition) for tp in assigned if tp.topic in streams]
+        )
 
     observe(app, router, set(streams))
     serve_health(app, {"kafka": publisher.check, "mongodb": lambda: mongo.check(client)})
@@ -190,6 +210,52 @@ def delivery_of(message) -> Delivery:  # type: ignore[no-untyped-def]
     return Delivery(
         message.topic, message.partition, message.offset, message.key, message.value or b"", tuple(items)
     )
+
+
+async def retrying_forever(call, *args) -> None:  # type: ignore[no-untyped-def]
+    async for attempt in retrying():
+        with attempt:
+            await call(*args)
+
+
+class WriteBehind:
+    """Records taken and folded but not yet stored: acknowledged after the flush that stores
+    them. A crash loses only unacknowledged work, which Kafka delivers again."""
+
+    def __init__(self, scorer: Scorer, max_unacknowledged: int):
+        self._scorer, self._max = scorer, max_unacknowledged
+        self._pending: list[tuple[Any, Any]] = []  # (stream, event)
+        self._lock = asyncio.Lock()
+
+    async def owe(self, stream: Any, events: list) -> None:
+        self._pending += [(stream, e) for e in events]
+        if len(self._pending) >= self._max:  # backpressure: no more taken than can be stored
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Store what is owed, then acknowledge the records it came from; on an outage, keep
+        both for the next try."""
+        async with self._lock:
+            taken, self._pending = self._pending, []
+            try:
+                if self._scorer.owes():
+                    await self._scorer.flush()
+            except Fenced as err:  # another worker owns them now: it folds them again
+                log.warning("%s; dropping what this worker held of them", err)
+                taken = [
+                    (s, e) for s, e in taken if (e.message.topic, e.message.partition) not in err.partitions
+                ]  # type: ignore[attr-defined]
+            except Exception as err:
+                self._pending = taken + self._pending
+                metrics.MONGO_ERRORS.inc()
+                log.warning("writing scores behind failed (%s): retrying", type(err).__name__)
+                return
+            for stream, event in taken:
+                await stream.ack(event)
+
+    def forget(self) -> None:
+        """Partitions moved: records not acknowledged by now are delivered again to their owner."""
+        self._pending = []
 
 
 async def handle_until_done(scorer: Scorer, batch: list[Delivery]) -> None:

@@ -1,13 +1,36 @@
 """Collects each fault scenario's summary and prints them after the run (also under -q), and
-writes them to var/test-artifacts/fault-summary.json."""
+writes them to var/test-artifacts/fault-summary.json. Every scenario runs with scores written
+behind slowly (WRITE_BEHIND_S): a crash or a rebalance then always finds records folded and
+published but not yet stored, which Kafka must deliver again."""
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
+from tests.fault.outage import stack
 from tests.fault.summary import ARTIFACT, Summary, write
 
 SUMMARIES: list[Summary] = []
+WRITE_BEHIND = "SCORING_WORKER_WRITE_BEHIND_S"
+WRITE_BEHIND_S = "3"
+
+
+def _restart_stack_worker() -> None:
+    stack("down", "scoring-worker")
+    stack("up", "scoring-worker")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def slow_write_behind() -> Iterator[None]:
+    """The stack's worker (and every worker the scenarios start) writes behind every 3 s."""
+    os.environ[WRITE_BEHIND] = WRITE_BEHIND_S
+    _restart_stack_worker()
+    try:
+        yield
+    finally:
+        os.environ.pop(WRITE_BEHIND, None)
+        _restart_stack_worker()
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -14,7 +14,7 @@ from services.scoring.fault_injection import FaultInjection
 from services.scoring.routing import routed_topics
 from services.scoring.rulebooks import load_rulebook
 from services.scoring.scorer import Limits, Scorer
-from services.scoring.store import LedgerKey, LedgerRefused, StoredLedger, StoreUnavailable
+from services.scoring.store import Fenced, LedgerKey, LedgerRefused, StoredLedger, StoreUnavailable
 
 NOW = datetime(2024, 6, 30, 12, tzinfo=UTC)
 STREAMS = routed_topics("unit")
@@ -26,8 +26,14 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self.docs: dict[str, RawBSONDocument] = {}
+        self.epochs: dict[tuple[str, int], int] = {}
         self.refuse_marker: str | None = None
         self.down = False
+
+    async def claim(self, partitions: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        for p in partitions:
+            self.epochs[p] = self.epochs.get(p, 0) + 1
+        return {p: self.epochs[p] for p in partitions}
 
     async def load(self, key: LedgerKey) -> StoredLedger | None:
         if self.down:
@@ -39,9 +45,11 @@ class MemoryStore:
         facts = [Fact(*row) for row in zip(*(cols[f] for f in Fact.__slots__), strict=True)]
         return StoredLedger(Ledger({f.event_id: f for f in facts}, set(doc["voided"])), doc["offset"])
 
-    async def save(self, docs: list[RawBSONDocument]) -> None:
+    async def save(self, docs: list[RawBSONDocument], fence: dict | None = None) -> None:
         if self.down:
             raise StoreUnavailable("down")
+        if lost := {p for p, epoch in (fence or {}).items() if self.epochs.get(p, 0) > epoch}:
+            raise Fenced(lost)
         if self.refuse_marker and any(self.refuse_marker in str(d["facts"]["event_id"]) for d in docs):
             raise LedgerRefused("refused")
         for d in docs:
@@ -157,9 +165,12 @@ async def test_a_document_the_database_refuses_is_split_to_the_record_at_fault()
     store, out = MemoryStore(), Recorder()
     store.refuse_marker = "poison"
     batch = [record("b1", "e1", 0), record("b1", "poison-1", 1), record("b2", "e2", 2), record("b1", "e3", 3)]
-    outcomes = await scorer(store, out).handle_batch(batch)
-    assert outcomes == ["applied", "dead_lettered", "applied", "applied"]
+    s = scorer(store, out)
+    assert await s.handle_batch(batch) == ["applied"] * 4  # visible at once: the refusal comes later
+    assert counted(out, "b1") == 3
+    await s.flush()
     assert [d.offset for d, _ in out.sent] == [1]
+    assert counted(out, "b1") == 2  # retracted: published again without the refused record
     assert (
         store.docs["b1|liaison|2024"]["offset"] == 3
         and len(store.docs["b1|liaison|2024"]["facts"]["event_id"]) == 2
@@ -170,6 +181,8 @@ async def test_an_outage_fails_the_whole_batch_and_the_retry_applies_it_once():
     store, out = MemoryStore(), Recorder()
     s = scorer(store, out)
     await s.handle_batch([record("b1", "e1", 0)])
+    await s.flush()
+    s.forget()  # as after a rebalance: the next batch loads the ledger
     store.down = True
     with pytest.raises(StoreUnavailable):
         await s.handle_batch([record("b1", "e2", 1), record("b1", "e3", 2)])
@@ -177,3 +190,41 @@ async def test_an_outage_fails_the_whole_batch_and_the_retry_applies_it_once():
     assert await s.handle_batch([record("b1", "e2", 1), record("b1", "e3", 2)]) == ["applied", "applied"]
     assert await s.handle_batch([record("b1", "e3", 2)]) == ["replayed"]  # redelivered after a crash
     assert counted(out, "b1") == 3 and not out.sent
+
+
+async def test_scores_are_published_before_they_are_stored_and_stored_coalesced():
+    store, out = MemoryStore(), Recorder()
+    s = scorer(store, out)
+    for i in range(3):
+        await s.handle_batch([record("b1", f"e{i}", i)])
+    assert counted(out, "b1") == 3 and not store.docs and s.owes()
+    await s.flush()
+    doc = store.docs["b1|liaison|2024"]
+    assert doc["offset"] == 2 and len(doc["facts"]["event_id"]) == 3 and not s.owes()
+
+
+async def test_a_flush_in_an_outage_keeps_what_is_owed_and_what_is_folded_meanwhile():
+    store, out = MemoryStore(), Recorder()
+    s = scorer(store, out)
+    await s.handle_batch([record("b1", "e0", 0), record("b2", "x0", 1)])
+    store.down = True
+    with pytest.raises(StoreUnavailable):
+        await s.flush()
+    await s.handle_batch([record("b1", "e1", 2)])
+    store.down = False
+    await s.flush()
+    assert store.docs["b1|liaison|2024"]["offset"] == 2 and store.docs["b2|liaison|2024"]["offset"] == 1
+    assert len(store.docs["b1|liaison|2024"]["facts"]["event_id"]) == 2
+
+
+async def test_a_worker_that_lost_its_partition_writes_nothing_of_it():
+    store, out = MemoryStore(), Recorder()
+    stale, new_owner = scorer(store, out), scorer(store, out)
+    await stale.own([(TOPIC["liaison"], 0)])
+    await stale.handle_batch([record("b1", "e0", 0)])
+    await new_owner.own([(TOPIC["liaison"], 0)])  # the group moved the partition on
+    await new_owner.handle_batch([record("b1", "e0", 0), record("b1", "e1", 1)])
+    await new_owner.flush()
+    with pytest.raises(Fenced):
+        await stale.flush()
+    assert not stale.owes() and store.docs["b1|liaison|2024"]["offset"] == 1
