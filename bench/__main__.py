@@ -74,10 +74,10 @@ def offered(load: dict, want: int) -> str:
         note += f" (not the target's {want:,}/s)"
     if failed := load["sent"] - load["answered_ok"]:
         note += f"; {failed:,} of {load['sent']:,} failed {load['statuses']} (counted as slower than any)"
-    if load["late_p99_ms"] > 10:  # on a busy machine the generator's own delay is in every latency
-        note += f"; the generator started its requests up to {load['late_p99_ms']} ms late (p99)"
-    if load["waited_for_bound"]:
+    if load["waited_for_bound"]:  # then requests started late because the server held the slots
         note += f"; {load['waited_for_bound']:,} waited for the bound of {load['max_outstanding']} in flight"
+    elif load["late_p99_ms"] > 10:  # on a busy machine the generator's own delay is in every latency
+        note += f"; the generator started its requests up to {load['late_p99_ms']} ms late (p99)"
     return note
 
 

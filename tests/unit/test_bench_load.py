@@ -290,3 +290,16 @@ async def test_a_connection_the_server_closed_is_replaced_once() -> None:
             statuses.append(await pool.request(raw))
         pool.close()
     assert statuses == [200, 200, 200] and len(got) == 3 and pool.opened == 3
+
+
+def test_a_latency_figure_notes_its_offered_load_and_what_went_wrong() -> None:
+    load = {"offered_rps": 300, "seconds": 20, "sent": 6000, "answered_ok": 6000, "statuses": {"202": 6000},
+            "late_p99_ms": 2.0, "waited_for_bound": 0, "max_outstanding": 500}  # fmt: skip
+    assert main_module.offered(load, 300) == "offered 300/s for 20 s, open loop"
+    assert "(not the target's 500/s)" in main_module.offered(load, 500)
+    late = load | {"late_p99_ms": 40.0}
+    assert "the generator started its requests up to 40.0 ms late" in main_module.offered(late, 300)
+    bound = late | {"waited_for_bound": 79, "answered_ok": 5990, "statuses": {"202": 5990, "503": 10}}
+    note = main_module.offered(bound, 300)
+    assert "79 waited for the bound of 500 in flight" in note and "generator" not in note
+    assert "10 of 6,000 failed" in note
