@@ -13,10 +13,10 @@ def test_the_subject_routes_whatever_else_the_record_holds():
     assert subject_of(b'{"subject": "zy-civil-1", "data": 3}') == "zy-civil-1"
 
 
-@pytest.mark.parametrize(
-    "value",
-    [b"", b"not json", b"[1, 2]", b'{"subject": 5}', b'{"subject": "a b"}', b'{"subject": "m-001\\n"}', b"{}"],
-)
+NO_SUBJECT = [b"", b"not json", b"[1, 2]", b"{}", b'{"subject": 5}', b'{"subject": "a b"}']
+
+
+@pytest.mark.parametrize("value", [*NO_SUBJECT, b'{"subject": "m-001\\n"}'])
 def test_a_record_without_a_usable_subject_is_refused(value):
     with pytest.raises(ContractError):
         subject_of(value)
