@@ -229,8 +229,10 @@ class WriteBehind:
 
     async def owe(self, stream: Any, events: list) -> None:
         self._pending += [(stream, e) for e in events]
-        if len(self._pending) >= self._max:  # backpressure: no more taken than can be stored
+        while len(self._pending) >= self._max:  # backpressure: take no more than can be stored
             await self.flush()
+            if len(self._pending) >= self._max:  # the database is away: wait for it
+                await asyncio.sleep(1.0)
 
     async def flush(self) -> None:
         """Store what is owed, then acknowledge the records it came from; on an outage, keep
