@@ -158,22 +158,23 @@ async def test_failed_requests_count_as_slower_than_any() -> None:
 
 
 async def test_the_ladder_stops_at_the_first_rate_over_target() -> None:
-    """A server that answers one request at a time in 4 ms (250/s at most): 50/s and 100/s stay
-    within 50 ms, 400/s queues up past it, 800/s is never tried; every request has an index of
-    its own across the rates."""
+    """A server that answers one request at a time in 10 ms (100/s at most): 20/s and 40/s stay
+    within 200 ms, 200/s queues up a second's backlog, 400/s is never tried; every request has an
+    index of its own across the rates."""
     lock = asyncio.Lock()
 
     async def behave() -> int:
         async with lock:
-            await asyncio.sleep(0.004)
+            await asyncio.sleep(0.01)
         return 200
 
     async with server(behave) as url, client(url) as (send, seen):
-        result = await ladder(send, [50, 100, 400, 800], 1.0, 50, pause_s=0.2)
-    assert result["max_rps"] == 100
-    assert [s["offered_rps"] for s in result["steps"]] == [50, 100, 400]
+        result = await ladder(send, [20, 40, 200, 400], 1.0, 200, pause_s=0.2)
+    assert result["max_rps"] == 40, result
+    assert [s["offered_rps"] for s in result["steps"]] == [20, 40, 200]
     assert [s["within_target"] for s in result["steps"]] == [True, True, False]
-    assert sorted(seen) == list(range(550)) == list(range(needed([50, 100, 400], 1.0)))
+    assert result["steps"][2]["p99_ms"] >= 500
+    assert sorted(seen) == list(range(260)) == list(range(needed([20, 40, 200], 1.0)))
 
 
 async def test_a_ladder_whose_first_rate_misses_has_no_max() -> None:
