@@ -92,7 +92,8 @@ async def ladder(
     """`open_loop` at each rate in turn (`send` sees one running index across them), up to the
     first whose p99 exceeds `target_ms`: `max_rps` is the highest rate within target, 0 if none."""
     steps: list[dict] = []
-    best, offset = 0.0, 0
+    best: float = 0
+    offset = 0
     for rate in rates:
         result = await open_loop(_shifted(send, offset), rate, seconds, **kw)
         offset += result["sent"]
