@@ -2,7 +2,8 @@
 PY := .venv/bin/python
 STACK := $(PY) deploy/local/stack.py
 
-.PHONY: up demo down status provision test test-unit test-integration test-e2e test-fault lint bench rescore
+.PHONY: up demo down status provision test test-unit test-integration test-e2e test-fault lint bench rescore \
+	backup restore
 
 up: provision  ## provision what is missing, start everything, wait until ready, load the demo year
 	@$(STACK) up
@@ -30,6 +31,13 @@ test: provision lint  ## the whole suite against the running system (started if 
 
 rescore:  ## rebuild every score from the Kafka log under the rulebook into a new generation, then switch
 	$(PY) -m services.scoring rescore
+
+backup:  ## while running: the Kafka topics (records, offsets) and the MongoDB database into var/backups/
+	$(PY) -m tools.backup create
+
+restore:  ## make restore ARCHIVE=var/backups/backup-....tar.gz, into a stack with no topics and no data (README)
+	@test -n "$(ARCHIVE)" || { echo "usage: make restore ARCHIVE=var/backups/backup-....tar.gz" >&2; exit 2; }
+	$(PY) -m tools.backup restore "$(ARCHIVE)"
 
 bench: provision  ## the benchmarks (not part of test): table and var/bench/results.json; see README
 	@$(STACK) up
