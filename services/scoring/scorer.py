@@ -131,6 +131,8 @@ class Scorer:
         self._cache_size = cache_size
         self._unsaved: dict[LedgerKey, _Unsaved] = {}  # folded and published, not stored yet
         self._epochs: dict[tuple[str, int], int] = {}  # ownership epoch per owned partition
+        self.era = 0  # moves on at every forget(): a batch begun before it is not this worker's
+        self._claiming = asyncio.Lock()
 
     def forget(self) -> None:
         """Drop cached ledgers and anything still owed (partitions moved: another worker may write
@@ -138,6 +140,7 @@ class Scorer:
         self._cache.clear()
         self._unsaved.clear()
         self._epochs.clear()
+        self.era += 1
 
     async def handle(self, d: Delivery) -> str:
         """Apply one record; return its outcome."""
@@ -149,7 +152,7 @@ class Scorer:
         duplicate, replayed or dead_lettered."""
         outcomes = ["dead_lettered"] * len(deliveries)
         rejects: list[tuple[Delivery, BaseException, str]] = []
-        now, records = self._clock(), []
+        now, records, era = self._clock(), [], self.era
         for i, d in enumerate(deliveries):
             try:
                 decoded = decode(d, self._streams, now, self._window)
@@ -157,6 +160,8 @@ class Scorer:
                 records.append(_Record(i, d, decoded))
             except Exception as err:  # anything reading one record raises is that record's fault
                 rejects.append((d, err, "decode"))
+        # Owned before folded: a fold carries the epoch its flush is fenced by.
+        await self.own([(r.delivery.topic, r.delivery.partition) for r in records])
         stored = await self._ledgers({r.decoded.key for r in records})
         works: dict[LedgerKey, _Work] = {}
         for r in records:
@@ -167,7 +172,8 @@ class Scorer:
         # and they would never be listed where operators and rescores look.
         for rejected, why, stage in rejects:
             await self._reject(rejected, why, stage)
-        await self._publish(list(works.values()))
+        if era == self.era:  # else the partitions moved meanwhile: their next owner folds these
+            await self._publish(list(works.values()))
         self._observe(records, outcomes)
         return outcomes
 
@@ -268,7 +274,8 @@ class Scorer:
                 owed = self._unsaved.get(w.key)
                 if owed is None:
                     partition = (w.records[0].delivery.topic, w.records[0].delivery.partition)
-                    self._unsaved[w.key] = _Unsaved(partition, w.base, list(w.records), w.doc)
+                    epoch = self._epochs.get(partition, 0)
+                    self._unsaved[w.key] = _Unsaved(partition, epoch, w.base, list(w.records), w.doc)
                 else:
                     owed.records += w.records
                     owed.doc = w.doc
@@ -284,9 +291,16 @@ class Scorer:
         return bool(self._unsaved)
 
     async def own(self, partitions: list[tuple[str, int]]) -> None:
-        """Take ownership of partitions just assigned: a new epoch each, which fences out a
-        previous owner that did not notice it lost them."""
-        self._epochs.update(await self._store.claim(partitions))
+        """Take ownership of partitions assigned since the last forget(): a new epoch each, which
+        fences out a previous owner that did not notice it lost them. Idempotent until then: a
+        second claim would fence out this worker's own earlier folds."""
+        async with self._claiming:
+            era = self.era
+            new = [p for p in dict.fromkeys(partitions) if p not in self._epochs]
+            if new:
+                claimed = await self._store.claim(new)
+                if era == self.era:  # else revoked meanwhile: these are someone else's now
+                    self._epochs.update(claimed)
 
     async def flush(self) -> None:
         """Write every ledger folded since the last flush (one bulk command per chunk). On an
@@ -296,7 +310,7 @@ class Scorer:
         if not self._unsaved:
             return
         owed, self._unsaved = self._unsaved, {}
-        fence = {u.partition: self._epochs.get(u.partition, 0) for u in owed.values()}
+        fence = {u.partition: u.epoch for u in owed.values()}
         started = time.perf_counter()
         try:
             await self._store.save([u.doc for u in owed.values()], fence)
@@ -328,9 +342,7 @@ class Scorer:
         again from the stored ledger, one at a time), dead-letter them and publish the ledger
         without them: readers saw them for at most a flush interval."""
         works = [_Work(key, u.base, u.records, result=None, doc=u.doc) for key, u in owed.items()]
-        await self._write_each(
-            works, {}, {u.partition: self._epochs.get(u.partition, 0) for u in owed.values()}
-        )
+        await self._write_each(works, {}, {u.partition: u.epoch for u in owed.values()})
         for w in works:
             self._remember(w.key, w.result or w.base)
         await self._feed.publish_encoded([self._encoded(w.key, w.result or w.base)[1] for w in works])
@@ -389,6 +401,7 @@ class _Unsaved:
     and the document to write."""
 
     partition: tuple[str, int]
+    epoch: int  # under which this worker folded it: a write is fenced by it
     base: StoredLedger
     records: list[_Record]
     doc: RawBSONDocument

@@ -131,7 +131,10 @@ def create_worker(settings: WorkerSettings, generation: Generation, watch: Gener
         broker_commit_interval=settings.commit_interval_s,
         broker_session_timeout=settings.session_timeout_s,
         consumer_auto_offset_reset="earliest",
-        stream_wait_empty=True,  # finish the batch in hand before a partition moves: no stale writer
+        # Records are acknowledged only after a flush (WriteBehind), so faust must not wait for
+        # acknowledgements before it gives partitions up or stops: on_revoked flushes what it can
+        # and drops the rest, which Kafka delivers again to the next owner.
+        stream_wait_empty=False,
     )
     client = mongo.connect(settings.mongo, "scoring-worker")
     db = mongo.database(client, settings.mongo)
@@ -159,8 +162,9 @@ def create_worker(settings: WorkerSettings, generation: Generation, watch: Gener
         # Batches: a record waits at most `batch_within_s` for company. A record is acknowledged
         # (so its offset committed) only once what it changed is stored (or it is dead-lettered).
         async for events in stream.noack_take(settings.batch_max, within=settings.batch_within_s):
+            era = scorer.era  # a rebalance while the batch is in hand makes it someone else's
             await handle_until_done(scorer, [delivery_of(e.message) for e in events])
-            await behind.owe(stream, events)
+            await behind.owe(stream, events, era)
 
     for topic in streams:
         channel = app.topic(topic, key_serializer="raw", value_serializer="raw")
@@ -186,12 +190,15 @@ def create_worker(settings: WorkerSettings, generation: Generation, watch: Gener
     async def write_behind() -> None:
         await behind.flush()
 
-    # Faust waits for every taken record to be acknowledged before it gives partitions up
-    # (stream_wait_empty), so a revocation waits for the flush that stores what they changed.
+    # Before partitions move: store what they owe (once: a database outage must not hold up the
+    # rebalance) and forget the rest, which Kafka delivers again to their next owner.
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(sender, revoked, **kwargs):  # type: ignore[no-untyped-def]
-        behind.forget()
-        scorer.forget()
+        await behind.revoke()
+
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]
+    async def on_shutdown(sender, **kwargs):  # type: ignore[no-untyped-def]
+        await behind.revoke()  # less to fold again at the next start
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(sender, assigned, **kwargs):  # type: ignore[no-untyped-def]
@@ -227,7 +234,11 @@ class WriteBehind:
         self._pending: list[tuple[Any, Any]] = []  # (stream, event)
         self._lock = asyncio.Lock()
 
-    async def owe(self, stream: Any, events: list) -> None:
+    async def owe(self, stream: Any, events: list, era: int) -> None:
+        """Hold a handled batch's records until a flush stores what they changed; a batch from
+        before a rebalance is dropped (its partition's next owner gets it again)."""
+        if era != self._scorer.era:
+            return
         self._pending += [(stream, e) for e in events]
         while len(self._pending) >= self._max:  # backpressure: take no more than can be stored
             await self.flush()
@@ -238,26 +249,30 @@ class WriteBehind:
         """Store what is owed, then acknowledge the records it came from; on an outage, keep
         both for the next try."""
         async with self._lock:
-            taken, self._pending = self._pending, []
-            try:
-                if self._scorer.owes():
-                    await self._scorer.flush()
-            except Fenced as err:  # another worker owns them now: it folds them again
-                log.warning("%s; dropping what this worker held of them", err)
-                taken = [
-                    (s, e) for s, e in taken if (e.message.topic, e.message.partition) not in err.partitions
-                ]  # type: ignore[attr-defined]
-            except Exception as err:
-                self._pending = taken + self._pending
-                metrics.MONGO_ERRORS.inc()
-                log.warning("writing scores behind failed (%s): retrying", type(err).__name__)
-                return
-            for stream, event in taken:
-                await stream.ack(event)
+            await self._flush()
 
-    def forget(self) -> None:
-        """Partitions moved: records not acknowledged by now are delivered again to their owner."""
-        self._pending = []
+    async def revoke(self) -> None:
+        """Store what can be stored now, then drop everything held: partitions are moving."""
+        async with self._lock:
+            await self._flush()
+            self._pending = []
+            self._scorer.forget()
+
+    async def _flush(self) -> None:
+        taken, self._pending = self._pending, []
+        try:
+            if self._scorer.owes():
+                await self._scorer.flush()
+        except Fenced as err:  # another worker owns them now: it folds them again
+            log.warning("%s; dropping what this worker held of them", err)
+            taken = [(s, e) for s, e in taken if (e.message.topic, e.message.partition) not in err.partitions]
+        except Exception as err:
+            self._pending = taken + self._pending
+            metrics.MONGO_ERRORS.inc()
+            log.warning("writing scores behind failed (%s): retrying", type(err).__name__)
+            return
+        for stream, event in taken:
+            await stream.ack(event)
 
 
 async def handle_until_done(scorer: Scorer, batch: list[Delivery]) -> None:

@@ -29,6 +29,7 @@ class MemoryStore:
         self.epochs: dict[tuple[str, int], int] = {}
         self.refuse_marker: str | None = None
         self.down = False
+        self.on_load = lambda: None
 
     async def claim(self, partitions: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
         for p in partitions:
@@ -36,6 +37,7 @@ class MemoryStore:
         return {p: self.epochs[p] for p in partitions}
 
     async def load(self, key: LedgerKey) -> StoredLedger | None:
+        self.on_load()
         if self.down:
             raise StoreUnavailable("down")
         doc = self.docs.get(key.id)
@@ -228,3 +230,27 @@ async def test_a_worker_that_lost_its_partition_writes_nothing_of_it():
     with pytest.raises(Fenced):
         await stale.flush()
     assert not stale.owes() and store.docs["b1|liaison|2024"]["offset"] == 1
+
+
+async def test_a_batch_in_hand_during_a_rebalance_is_left_to_the_next_owner():
+    store, out = MemoryStore(), Recorder()
+    s = scorer(store, out)
+    await s.own([(TOPIC["liaison"], 0)])
+    store.on_load = s.forget  # the partitions are revoked while the batch loads its ledgers
+    era = s.era
+    await s.handle_batch([record("b1", "e0", 0)])
+    assert s.era != era and not s.owes() and not out.feed  # nothing published, nothing owed
+
+
+async def test_a_fold_made_under_an_older_epoch_is_fenced_even_if_the_partition_came_back():
+    store, out = MemoryStore(), Recorder()
+    s, other = scorer(store, out), scorer(store, out)
+    await s.own([(TOPIC["liaison"], 0)])
+    await s.handle_batch([record("b1", "e0", 0)])
+    await other.own([(TOPIC["liaison"], 0)])
+    await other.handle_batch([record("b1", "e0", 0), record("b1", "e1", 1)])
+    await other.flush()
+    await s.own([(TOPIC["liaison"], 0)])  # back again: but the owed fold is from before
+    with pytest.raises(Fenced):
+        await s.flush()
+    assert store.docs["b1|liaison|2024"]["offset"] == 1
