@@ -210,13 +210,17 @@ async def test_the_event_loop_keeps_running_while_ten_thousand_branches_are_comp
     ticking = asyncio.create_task(ticker())
     await asyncio.sleep(0.05)
     judged, ids = JudgedMemo(), sorted(registry)
+    began = time.monotonic()
     table, ranking = await asyncio.gather(
         computed.get(
             "compliance", 1, lambda: compliance_steps(counts, registry, ids, "2024", RULEBOOK, TODAY, judged)
         ),
         computed.get("ranking", 1, lambda: ranking_steps(rows, registry, RULEBOOK, "2024", "total", None)),
     )
+    elapsed = time.monotonic() - began
     done.set()
     await ticking
     assert table.head["total_branches"] == ranking.head["total_branches"] == N  # type: ignore[attr-defined]
-    assert len(gaps) > 10 and max(gaps) < 0.1, max(gaps)
+    # Computed in one go, the loop would stall for about the whole computation; in slices it
+    # ticks all along (a bound relative to the run, so a loaded machine's pauses do not decide it).
+    assert len(gaps) > 10 and max(gaps) < max(0.1, elapsed / 4), (max(gaps), elapsed)
