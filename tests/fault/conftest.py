@@ -21,7 +21,7 @@ def _restart_stack_worker() -> None:
     stack("up", "scoring-worker")
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="package", autouse=True)
 def slow_write_behind() -> Iterator[None]:
     """The stack's worker (and every worker the scenarios start) writes behind every 3 s."""
     os.environ[WRITE_BEHIND] = WRITE_BEHIND_S
