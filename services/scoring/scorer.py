@@ -12,6 +12,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 from typing import Protocol
 
 from bson.raw_bson import RawBSONDocument
@@ -374,9 +375,9 @@ class Scorer:
     def _remember(self, key: LedgerKey, stored: StoredLedger) -> None:
         self._cache[key] = stored
         self._cache.move_to_end(key)
-        # Only stored ledgers may go: one still owed exists nowhere else.
-        for old in list(self._cache)[: max(len(self._cache) - self._cache_size, 0)]:
-            if old not in self._unsaved:
+        excess = len(self._cache) - self._cache_size
+        if excess > 0:  # the oldest go, but only stored ones: one still owed exists nowhere else
+            for old in [k for k in islice(self._cache, excess) if k not in self._unsaved]:
                 del self._cache[old]
 
     def _observe(self, records: list[_Record], outcomes: list[str]) -> None:

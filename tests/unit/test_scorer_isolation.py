@@ -254,3 +254,14 @@ async def test_a_fold_made_under_an_older_epoch_is_fenced_even_if_the_partition_
     with pytest.raises(Fenced):
         await s.flush()
     assert store.docs["b1|liaison|2024"]["offset"] == 1
+
+
+async def test_the_cache_is_bounded_but_never_drops_a_ledger_still_owed():
+    store, out = MemoryStore(), Recorder()
+    s = Scorer(store, out, 1, load_rulebook(), out, lambda: NOW, STREAMS, cache_size=2)
+    for i in range(5):
+        await s.handle_batch([record(f"b{i}", f"e{i}", i)])
+    assert len(s._cache) == 5  # all owed: none may go
+    await s.flush()
+    await s.handle_batch([record("b9", "e9", 9)])
+    assert len(s._cache) == 2 and s._cache  # bounded again once stored
