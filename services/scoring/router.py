@@ -87,24 +87,26 @@ class Router:
             await consumer.stop()
 
     async def _forward_and_commit(self, consumer: AIOKafkaConsumer, batch: dict) -> None:
-        for tp, records in batch.items():
-            deliveries = [
-                Delivery(r.topic, r.partition, r.offset, r.key, r.value or b"", tuple(r.headers or ()))
-                for r in records
-            ]
-            while True:
-                try:
-                    await self._forward(deliveries)
-                    break
-                except BrokerUnavailable as err:
-                    metrics.MONGO_ERRORS.inc()  # counted with the worker's other waits
-                    log.warning("router: %s; retrying", err)
-                    await asyncio.sleep(1.0)
+        """Forward every partition's records (in order per partition, all partitions at once),
+        then commit them all in one request: a round trip per partition would bound the rate."""
+        deliveries = [
+            Delivery(r.topic, r.partition, r.offset, r.key, r.value or b"", tuple(r.headers or ()))
+            for records in batch.values()
+            for r in records
+        ]
+        while True:
             try:
-                await consumer.commit({tp: records[-1].offset + 1})
-            except (CommitFailedError, IllegalStateError) as err:
-                # The partition moved on during a rebalance: its new owner forwards these again.
-                log.info("router: commit of %s refused (%s)", tp, type(err).__name__)
+                await self._forward(deliveries)
+                break
+            except BrokerUnavailable as err:
+                metrics.MONGO_ERRORS.inc()  # counted with the worker's other waits
+                log.warning("router: %s; retrying", err)
+                await asyncio.sleep(1.0)
+        try:
+            await consumer.commit({tp: records[-1].offset + 1 for tp, records in batch.items()})
+        except (CommitFailedError, IllegalStateError) as err:
+            # The partitions moved on during a rebalance: their new owners forward these again.
+            log.info("router: commit refused (%s)", type(err).__name__)
 
     async def _forward(self, deliveries: list[Delivery]) -> None:
         by_topic: dict[str, list[tuple[Delivery, bytes]]] = {}
@@ -115,15 +117,24 @@ class Router:
                 await self._reject(d, err)
                 continue
             by_topic.setdefault(routed_topic(self._app_id, STREAM_OF_INPUT[d.topic]), []).append((d, key))
-        for topic, routed in by_topic.items():
-            results = await self._publisher.publish_each(
-                topic,
-                [(key, d.value, origin_headers(d.topic, d.partition, d.offset)) for d, key in routed],
+        topics = list(by_topic)
+        answers = await asyncio.gather(  # the streams' topics at once; each keeps its own order
+            *(
+                self._publisher.publish_each(
+                    topic,
+                    [
+                        (key, d.value, origin_headers(d.topic, d.partition, d.offset))
+                        for d, key in by_topic[topic]
+                    ],
+                )
+                for topic in topics
             )
-            for (d, _), failure in zip(routed, results, strict=True):
+        )
+        for topic, results in zip(topics, answers, strict=True):
+            for (d, _), failure in zip(by_topic[topic], results, strict=True):
                 if failure is not None:
                     await self._reject(d, failure)
-            metrics.ROUTED.labels(topic).inc(len(routed))
+            metrics.ROUTED.labels(topic).inc(len(by_topic[topic]))
 
     async def _reject(self, d: Delivery, err: Exception) -> None:
         metrics.REJECTED.labels("route", type(err).__name__).inc()
