@@ -87,6 +87,30 @@ REASONS = [
 ]
 
 
+async def seek_dead_letters_to_end(consumer: AIOKafkaConsumer) -> None:
+    """Read the dead-letter topic from its end: only what the test causes."""
+    partitions = consumer.partitions_for_topic(DEAD_LETTER.name) or range(6)
+    dlq = [TopicPartition(DEAD_LETTER.name, p) for p in partitions]
+    consumer.assign(dlq)
+    for tp, offset in (await consumer.end_offsets(dlq)).items():
+        consumer.seek(tp, offset)
+
+
+async def kinds_counted(tokens: dict, branch: str, expected: int, **params: str) -> dict:
+    """The branch's April 2024 breakdown once it lists `expected` kinds (or at the deadline)."""
+    async with httpx.AsyncClient(timeout=10) as client:
+
+        async def row() -> dict:
+            r = await client.get(
+                f"{URLS['scoring']}/v1/branches/{branch}/score",
+                params={"period": "2024-04", **params},
+                headers={"Authorization": f"Bearer {tokens['reader']}"},
+            )
+            return r.json() if r.status_code == 200 else {}
+
+        return await poll(row, lambda b: len(b.get("kinds", [])) == expected, deadline_s=60)
+
+
 async def test_poison_goes_to_dead_letters_and_good_records_flow(tokens):
     branch = new_id("b")
     consumer = AIOKafkaConsumer(bootstrap_servers="127.0.0.1:9092", enable_auto_commit=False)
@@ -94,14 +118,7 @@ async def test_poison_goes_to_dead_letters_and_good_records_flow(tokens):
     await consumer.start()
     await producer.start()
     try:
-        dlq = [
-            TopicPartition(DEAD_LETTER.name, p) for p in consumer.partitions_for_topic(DEAD_LETTER.name) or []
-        ]
-        if not dlq:
-            dlq = [TopicPartition(DEAD_LETTER.name, p) for p in range(6)]
-        consumer.assign(dlq)
-        for tp, offset in (await consumer.end_offsets(dlq)).items():
-            consumer.seek(tp, offset)
+        await seek_dead_letters_to_end(consumer)
         expected = {}
         for stream in Stream:
             for marker, (key, value) in poisons(stream, branch).items():
@@ -134,17 +151,7 @@ async def test_poison_goes_to_dead_letters_and_good_records_flow(tokens):
         await consumer.stop()
         await producer.stop()
 
-    async with httpx.AsyncClient(timeout=10) as client:
-
-        async def row():
-            r = await client.get(
-                f"{URLS['scoring']}/v1/branches/{branch}/score",
-                params={"period": "2024-04"},
-                headers={"Authorization": f"Bearer {tokens['reader']}"},
-            )
-            return r.json() if r.status_code == 200 else {}
-
-        result = await poll(row, lambda b: len(b.get("kinds", [])) == 3, deadline_s=60)
+    result = await kinds_counted(tokens, branch, 3)
     assert sorted(k["kind"] for k in result["kinds"]) == ["legal_publicity", "speech_contest", "visit"]
     assert all(k["count"] == 1 for k in result["kinds"])
 
@@ -161,13 +168,7 @@ async def test_a_record_too_large_to_dead_letter_whole_goes_truncated_and_nothin
     await consumer.start()
     await producer.start()
     try:
-        dlq = [
-            TopicPartition(DEAD_LETTER.name, p)
-            for p in consumer.partitions_for_topic(DEAD_LETTER.name) or range(6)
-        ]
-        consumer.assign(dlq)
-        for tp, offset in (await consumer.end_offsets(dlq)).items():
-            consumer.seek(tp, offset)
+        await seek_dead_letters_to_end(consumer)
         await producer.send_and_wait(TOPICS[stream].name, huge, key=branch.encode(), partition=0)
         good = envelope(stream, branch, new_id("good"))
         await producer.send_and_wait(TOPICS[stream].name, json.dumps(good).encode(), partition=0)
@@ -183,15 +184,5 @@ async def test_a_record_too_large_to_dead_letter_whole_goes_truncated_and_nothin
     finally:
         await consumer.stop()
         await producer.stop()
-    async with httpx.AsyncClient(timeout=10) as client:
-
-        async def row():
-            r = await client.get(
-                f"{URLS['scoring']}/v1/branches/{branch}/score",
-                params={"period": "2024-04", "include_unregistered": "true"},
-                headers={"Authorization": f"Bearer {tokens['reader']}"},
-            )
-            return r.json() if r.status_code == 200 else {}
-
-        result = await poll(row, lambda b: len(b.get("kinds", [])) == 1, deadline_s=60)
+    result = await kinds_counted(tokens, branch, 1, include_unregistered="true")
     assert [k["count"] for k in result.get("kinds", [])] == [1]
