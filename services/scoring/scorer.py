@@ -101,7 +101,6 @@ class _Work:
     base: StoredLedger  # as stored before this batch
     records: list[_Record] = field(default_factory=list)
     result: StoredLedger | None = None
-    applied: list[Decoded] = field(default_factory=list)
     doc: RawBSONDocument | None = None  # the encoded ledger document, when it changed
     feed: tuple[str, bytes] | None = None
 
@@ -142,10 +141,6 @@ class Scorer:
         self._unsaved.clear()
         self._epochs.clear()
         self.era += 1
-
-    async def handle(self, d: Delivery) -> str:
-        """Apply one record; return its outcome."""
-        return (await self.handle_batch([d]))[0]
 
     async def handle_batch(self, deliveries: list[Delivery]) -> list[str]:
         """Apply records in arrival order, each ledger written once however many records it got,
@@ -208,7 +203,7 @@ class Scorer:
     def _take(
         self, work: _Work, folded: "_Folded", outcomes: list[str] | dict[int, str], rejects: list
     ) -> None:
-        work.result, work.applied = folded.result, work.applied + folded.applied
+        work.result = folded.result
         if folded.encoded is not None:
             work.doc, work.feed = folded.encoded
         for index, outcome in folded.outcomes:
@@ -235,7 +230,6 @@ class Scorer:
                 continue
             t = r.decoded.event.envelope.time
             last_time = t if last_time is None or t > last_time else last_time
-            folded.applied.append(r.decoded)
             folded.outcomes.append((r.index, outcome))
         folded.result = StoredLedger(ledger, offset, last_time)
         if offset != current.offset:
@@ -359,7 +353,7 @@ class Scorer:
                 continue
             except LedgerRefused:
                 pass
-            w.result, w.applied, w.doc, w.feed = None, [], None, None
+            w.result, w.doc, w.feed = None, None, None
             for r in w.records:
                 rejects: list = []
                 try:
@@ -414,7 +408,6 @@ class _Folded:
 
     result: StoredLedger | None = None
     encoded: tuple[RawBSONDocument, tuple[str, bytes]] | None = None
-    applied: list[Decoded] = field(default_factory=list)
     outcomes: list[tuple[int, str]] = field(default_factory=list)
     rejects: list[tuple[Delivery, BaseException, str]] = field(default_factory=list)
 
