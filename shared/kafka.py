@@ -2,7 +2,7 @@
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -182,6 +182,38 @@ class KafkaPublisher:
             ) from err
         return [(m.partition, m.offset) for m in metas]
 
+    async def send_many(self, topic: str, records: list[tuple[str, bytes]]) -> Callable[[], Awaitable[None]]:
+        """Hand records (in order per key) to the producer and return at once with a confirm()
+        that waits for their acknowledgements: a caller that must not wait per batch (the worker's
+        score feed) confirms before it commits. Both raise BrokerUnavailable or RecordTooLarge."""
+        producer = await self._ensure_started()
+        try:
+            futures = await asyncio.wait_for(_enqueue(producer, topic, records), self._ack_timeout_s)
+        except _TOO_LARGE as err:
+            raise RecordTooLarge(f"a record of {topic} is over the broker's message size") from err
+        except (KafkaError, OSError, TimeoutError) as err:
+            raise BrokerUnavailable(
+                f"Kafka did not take records: {type(err).__name__}", failure_reason(err)
+            ) from err
+        acks = asyncio.gather(*futures, return_exceptions=True)  # retrieved even if never confirmed
+
+        async def confirm() -> None:
+            try:
+                results = await asyncio.wait_for(asyncio.shield(acks), self._ack_timeout_s)
+            except TimeoutError as err:
+                raise BrokerUnavailable(
+                    "Kafka did not acknowledge: TimeoutError", failure_reason(err)
+                ) from err
+            for result in results:
+                if isinstance(result, _TOO_LARGE):
+                    raise RecordTooLarge(f"a record of {topic} is over the broker's message size")
+                if isinstance(result, BaseException):
+                    raise BrokerUnavailable(
+                        f"Kafka did not acknowledge: {type(result).__name__}", failure_reason(result)
+                    ) from result
+
+        return confirm
+
     async def publish_each(
         self, topic: str, records: list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]]
     ) -> list[RecordTooLarge | None]:
@@ -229,3 +261,7 @@ class KafkaPublisher:
         if self._producer is not None:
             await self._producer.stop()
             self._producer = None
+
+
+async def _enqueue(producer: AIOKafkaProducer, topic: str, records: list[tuple[str, bytes]]) -> list:
+    return [await producer.send(topic, value=v, key=k.encode()) for k, v in records]

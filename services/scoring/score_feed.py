@@ -7,6 +7,7 @@ record; the feed is how readers learn what changed without scanning it (FerretDB
 serve anything but `_id` lookups from an index).
 """
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -54,6 +55,11 @@ class KafkaScoreFeed:
         await self.publish_encoded(
             [(feed_key(generation, s["_id"]), encode(generation, s)) for s in summaries]
         )
+
+    async def send_encoded(self, records: list[tuple[str, bytes]]) -> Callable[[], Awaitable[None]]:
+        """Hand encoded records to the producer without waiting; the returned confirm() waits for
+        the broker (the worker confirms before it acknowledges what the records came from)."""
+        return await self._publisher.send_many(self._topic, records)
 
     async def publish_encoded(self, records: list[tuple[str, bytes]]) -> None:
         """Publish (key, value) records already encoded (and checked against the size limit)."""

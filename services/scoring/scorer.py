@@ -9,7 +9,7 @@ caller retries the whole batch with nothing acknowledged.
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
@@ -83,6 +83,8 @@ def decode(
 
 
 class ScoreFeed(Protocol):
+    async def send_encoded(self, records: list[tuple[str, bytes]]) -> Callable[[], Awaitable[None]]: ...
+
     async def publish_encoded(self, records: list[tuple[str, bytes]]) -> None: ...
 
 
@@ -101,7 +103,7 @@ class _Work:
     base: StoredLedger  # as stored before this batch
     records: list[_Record] = field(default_factory=list)
     result: StoredLedger | None = None
-    doc: RawBSONDocument | None = None  # the encoded ledger document, when it changed
+    scored: ScoredLedger | None = None  # the ledger to store, when it changed
     feed: tuple[str, bytes] | None = None
 
 
@@ -130,6 +132,10 @@ class Scorer:
         self._cache: OrderedDict[LedgerKey, StoredLedger] = OrderedDict()
         self._cache_size = cache_size
         self._unsaved: dict[LedgerKey, _Unsaved] = {}  # folded and published, not stored yet
+        # Feed records handed to the producer and not confirmed yet: the latest value per key (to
+        # send again if the broker loses them) and the confirmations to wait for before a flush.
+        self._unconfirmed: dict[str, bytes] = {}
+        self._confirms: list[Callable[[], Awaitable[None]]] = []
         self._epochs: dict[tuple[str, int], int] = {}  # ownership epoch per owned partition
         self.era = 0  # moves on at every forget(): a batch begun before it is not this worker's
         self._claiming = asyncio.Lock()
@@ -140,6 +146,8 @@ class Scorer:
         self._cache.clear()
         self._unsaved.clear()
         self._epochs.clear()
+        self._unconfirmed.clear()
+        self._confirms.clear()
         self.era += 1
 
     async def handle_batch(self, deliveries: list[Delivery]) -> list[str]:
@@ -205,7 +213,7 @@ class Scorer:
     ) -> None:
         work.result = folded.result
         if folded.encoded is not None:
-            work.doc, work.feed = folded.encoded
+            work.scored, work.feed = folded.encoded
         for index, outcome in folded.outcomes:
             outcomes[index] = outcome
         rejects += folded.rejects
@@ -236,23 +244,24 @@ class Scorer:
             folded.encoded = self._encoded(work.key, folded.result)
         return folded
 
-    def _encoded(self, key: LedgerKey, stored: StoredLedger) -> tuple[RawBSONDocument, tuple[str, bytes]]:
-        """The ledger's document and feed record, checked against the limits."""
+    def _encoded(self, key: LedgerKey, stored: StoredLedger) -> tuple[ScoredLedger, tuple[str, bytes]]:
+        """The scored ledger and its feed record, checked against the feed's limit (the stored
+        document is encoded and checked when it is written: _document)."""
         self._faults.check("store", stored.ledger.facts)
         scored = ScoredLedger(
             key, stored, score(stored.ledger.facts.values(), self._rulebook), self._rulebook.version
         )
-        try:
-            doc = encode_ledger(scored, self._limits.document_bytes)
-        except LedgerRefused as err:
-            raise LedgerUnstorable(str(err)) from err
         value = encode(self._generation, scored.summary)
         if len(value) > self._limits.feed_record_bytes:
             limit = self._limits.feed_record_bytes
             raise LedgerUnstorable(
                 f"ledger {key.id}'s scores would be {len(value)} bytes on the feed, over {limit}"
             )
-        return doc, (feed_key(self._generation, key.id), value)
+        return scored, (feed_key(self._generation, key.id), value)
+
+    def _document(self, scored: ScoredLedger) -> RawBSONDocument:
+        """The ledger's document; LedgerRefused when it is over the limit or cannot be encoded."""
+        return encode_ledger(scored, self._limits.document_bytes)
 
     async def _reject(self, d: Delivery, err: BaseException, stage: str) -> None:
         metrics.REJECTED.labels(stage, type(err).__name__).inc()
@@ -265,25 +274,42 @@ class Scorer:
         for w in works:
             if w.result is None:
                 continue
-            if w.doc is not None:
+            if w.scored is not None:
                 owed = self._unsaved.get(w.key)
                 if owed is None:
                     partition = (w.records[0].delivery.topic, w.records[0].delivery.partition)
                     epoch = self._epochs.get(partition, 0)
-                    self._unsaved[w.key] = _Unsaved(partition, epoch, w.base, list(w.records), w.doc)
+                    self._unsaved[w.key] = _Unsaved(partition, epoch, w.base, list(w.records), w.scored)
                 else:
                     owed.records += w.records
-                    owed.doc = w.doc
+                    owed.scored = w.scored
             self._remember(w.key, w.result)
         # Replayed-only ledgers are published too: a crash between a flush and the publish must
         # not leave readers behind, and what the worker holds is what they should see.
         feed = [w.feed for w in works if w.feed is not None]
         feed += [self._encoded(w.key, w.result)[1] for w in works if w.feed is None and w.result is not None]
-        await self._feed.publish_encoded(feed)
+        if feed:
+            # Not waited for here (a broker round trip per batch would pace the worker): flush()
+            # confirms them before anything they came from is acknowledged.
+            self._confirms.append(await self._feed.send_encoded(feed))
+            self._unconfirmed.update(feed)
 
     def owes(self) -> bool:
-        """Whether some folded ledger is not stored yet."""
-        return bool(self._unsaved)
+        """Whether some folded ledger is not stored yet, or its scores not confirmed on the feed."""
+        return bool(self._unsaved or self._unconfirmed)
+
+    async def _confirm_feed(self) -> None:
+        """Wait until the broker has every feed record sent so far; if it lost some, send the
+        latest value of each unconfirmed key again (absolute values: resending converges) and
+        raise, so the caller acknowledges nothing yet."""
+        confirms, self._confirms = self._confirms, []
+        try:
+            for confirm in confirms:
+                await confirm()
+        except Exception:
+            self._confirms.append(await self._feed.send_encoded(list(self._unconfirmed.items())))
+            raise
+        self._unconfirmed.clear()
 
     async def own(self, partitions: list[tuple[str, int]]) -> None:
         """Take ownership of partitions assigned since the last forget(): a new epoch each, which
@@ -302,15 +328,26 @@ class Scorer:
         outage nothing is lost: what was owed stays owed (merged with what was folded meanwhile)
         and the error propagates. Raises Fenced (and drops what those partitions owed) when
         another worker owns them now."""
+        await self._confirm_feed()
         if not self._unsaved:
             return
         owed, self._unsaved = self._unsaved, {}
         fence = {u.partition: u.epoch for u in owed.values()}
         started = time.perf_counter()
         try:
-            await self._store.save([u.doc for u in owed.values()], fence)
-        except LedgerRefused:
-            await self._save_each(owed)
+            # Encoded here, once per flush however many batches changed the ledger meanwhile.
+            docs, refused = [], {}
+            for key, u in owed.items():
+                try:
+                    docs.append(self._document(u.scored))
+                except LedgerRefused:
+                    refused[key] = u
+            try:
+                await self._store.save(docs, fence)
+            except LedgerRefused:
+                refused = owed
+            if refused:
+                await self._save_each(refused)
         except Fenced as err:
             self._drop(err.partitions)
             raise
@@ -336,7 +373,8 @@ class Scorer:
         """The database refused a document for what it holds: find the records at fault (folded
         again from the stored ledger, one at a time), dead-letter them and publish the ledger
         without them: readers saw them for at most a flush interval."""
-        works = [_Work(key, u.base, u.records, result=None, doc=u.doc) for key, u in owed.items()]
+        # A ledger the database takes alone keeps its folded result; a refused one is folded again.
+        works = [_Work(key, u.base, u.records, u.scored.stored, u.scored) for key, u in owed.items()]
         await self._write_each(works, {}, {u.partition: u.epoch for u in owed.values()})
         for w in works:
             self._remember(w.key, w.result or w.base)
@@ -349,17 +387,17 @@ class Scorer:
         the records it refuses."""
         for w in works:
             try:
-                await self._store.save([w.doc] if w.doc is not None else [], fence)
+                await self._store.save([self._document(w.scored)] if w.scored is not None else [], fence)
                 continue
             except LedgerRefused:
                 pass
-            w.result, w.doc, w.feed = None, None, None
+            w.result, w.scored, w.feed = None, None, None
             for r in w.records:
                 rejects: list = []
                 try:
                     folded = self._fold(w, [r])
                     if folded.encoded is not None:
-                        await self._store.save([folded.encoded[0]], fence)
+                        await self._store.save([self._document(folded.encoded[0])], fence)
                     self._take(w, folded, outcomes, rejects)
                 except (LedgerRefused, LedgerUnstorable) as err:
                     rejects.append((r.delivery, err, "store"))
@@ -399,7 +437,7 @@ class _Unsaved:
     epoch: int  # under which this worker folded it: a write is fenced by it
     base: StoredLedger
     records: list[_Record]
-    doc: RawBSONDocument
+    scored: ScoredLedger  # encoded when written
 
 
 @dataclass
@@ -407,7 +445,7 @@ class _Folded:
     """The outcome of folding some records into a ledger, kept only if all of it succeeded."""
 
     result: StoredLedger | None = None
-    encoded: tuple[RawBSONDocument, tuple[str, bytes]] | None = None
+    encoded: tuple[ScoredLedger, tuple[str, bytes]] | None = None
     outcomes: list[tuple[int, str]] = field(default_factory=list)
     rejects: list[tuple[Delivery, BaseException, str]] = field(default_factory=list)
 

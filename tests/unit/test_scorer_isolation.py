@@ -15,6 +15,7 @@ from services.scoring.routing import routed_topics
 from services.scoring.rulebooks import load_rulebook
 from services.scoring.scorer import Limits, Scorer
 from services.scoring.store import Fenced, LedgerKey, LedgerRefused, StoredLedger, StoreUnavailable
+from shared.kafka import BrokerUnavailable
 
 NOW = datetime(2024, 6, 30, 12, tzinfo=UTC)
 STREAMS = routed_topics("unit")
@@ -62,12 +63,24 @@ class Recorder:
     def __init__(self) -> None:
         self.sent: list[tuple[Delivery, str]] = []
         self.feed: list[tuple[str, bytes]] = []
+        self.lose_next = False  # the broker will not acknowledge the next feed send
 
     async def send(self, delivery: Delivery, reason: str) -> None:
         self.sent.append((delivery, reason))
 
     async def publish_encoded(self, records: list[tuple[str, bytes]]) -> None:
         self.feed += records
+
+    async def send_encoded(self, records: list[tuple[str, bytes]]):  # type: ignore[no-untyped-def]
+        self.feed += records
+        lost = self.lose_next
+        self.lose_next = False
+
+        async def confirm() -> None:
+            if lost:
+                raise BrokerUnavailable("lost", "unreachable")
+
+        return confirm
 
 
 def record(
@@ -173,6 +186,7 @@ async def test_a_document_the_database_refuses_is_split_to_the_record_at_fault()
     await s.flush()
     assert [d.offset for d, _ in out.sent] == [1]
     assert counted(out, "b1") == 2  # retracted: published again without the refused record
+    assert counted(out, "b2") == 1 and store.docs["b2|liaison|2024"]["offset"] == 2  # taken alone
     assert (
         store.docs["b1|liaison|2024"]["offset"] == 3
         and len(store.docs["b1|liaison|2024"]["facts"]["event_id"]) == 2
@@ -265,3 +279,28 @@ async def test_the_cache_is_bounded_but_never_drops_a_ledger_still_owed():
     await s.flush()
     await s.handle_batch([record("b9", "e9", 9)])
     assert len(s._cache) == 2 and s._cache  # bounded again once stored
+
+
+async def test_feed_records_the_broker_lost_are_sent_again_before_anything_is_acknowledged():
+    store, out = MemoryStore(), Recorder()
+    s = scorer(store, out)
+    out.lose_next = True
+    await s.handle_batch([record("b1", "e0", 0)])
+    sent = len(out.feed)
+    with pytest.raises(BrokerUnavailable):
+        await s.flush()  # the caller acknowledges nothing
+    assert len(out.feed) == sent + 1 and out.feed[-1] == out.feed[sent - 1]  # the latest value again
+    assert s.owes() and not store.docs
+    await s.flush()
+    assert not s.owes() and store.docs["b1|liaison|2024"]["offset"] == 0
+
+
+async def test_a_ledger_over_the_document_limit_is_found_when_written_and_retracted():
+    store, out = MemoryStore(), Recorder()
+    s = scorer(store, out, Limits(document_bytes=900))
+    assert await s.handle_batch([record("b1", f"e{i}", i) for i in range(8)]) == ["applied"] * 8
+    assert counted(out, "b1") == 8  # visible at once
+    await s.flush()
+    kept = len(store.docs["b1|liaison|2024"]["facts"]["event_id"])
+    assert 0 < kept < 8 and [d.offset for d, _ in out.sent] == list(range(kept, 8))
+    assert counted(out, "b1") == kept and "over" in out.sent[0][1]
