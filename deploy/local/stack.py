@@ -443,6 +443,8 @@ class Stack:
         # services, which need only the infrastructure.
         infra = [p for p in todo if p.name in self.nodes or p.name == "ferretdb"]
         self.prepare_kafka([self.nodes[p.name] for p in infra if p.name in self.nodes])
+        if any(p not in infra for p in todo):
+            dev_issuer()
         for wave in (infra, [p for p in todo if p not in infra]):
             began = time.monotonic()
             started = [(p, self.start(p)) for p in wave]
@@ -477,6 +479,12 @@ class Stack:
     def kill(self, names: list[str], timeout_s: float = 10) -> list[str]:
         """SIGKILL process groups, as a crash would (fault tests); returns once they are gone."""
         return self._signal_and_wait(names, signal.SIGKILL, timeout_s)
+
+
+def dev_issuer() -> None:
+    """The dev sign-on issuer's key pair and JWKS under var/oidc/, made once (shared/dev_issuer.py):
+    the services trust it through OIDC_* in dev.env, and `python -m shared.auth mint` signs with it."""
+    subprocess.run([PY, "-m", "shared.dev_issuer"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
 
 
 def leftovers() -> list[str]:
