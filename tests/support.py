@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
+import msgspec
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
@@ -124,11 +125,9 @@ async def scored(database: str, branches: list[str], generation: int = 1) -> dic
     periods = ["2024", *(f"2024-Q{q}" for q in range(1, 5)), *(f"2024-{m:02d}" for m in range(1, 13))]
     view, wanted = await feed_view(database, generation), set(branches)
     return {
-        (row["branch_id"], row["stream"], row["period"]): {
-            k: row[k] for k in ("points", "kinds", "caps_hit", "members")
-        }
+        (row.branch_id, row.stream, row.period): msgspec.to_builtins(row.score)
         for row in view.period_docs(periods)
-        if row["branch_id"] in wanted
+        if row.branch_id in wanted
     }
 
 

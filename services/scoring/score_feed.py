@@ -8,18 +8,18 @@ serve anything but `_id` lookups from an index).
 """
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
-from typing import Any
 
-import orjson
+import msgspec
 
+from services.scoring.core import summary as codec
+from services.scoring.core.summary import LedgerSummary
 from shared.contracts import Topic
 from shared.kafka import KafkaPublisher
 
 SCORE_FEED = Topic(
     "scoring.scores.v2.<database>",  # one feed per score database; v2: offsets of the routed topics
     key="g<generation>|<branch id>|<stream>|<year>",
-    value="JSON: the ledger's summary (offset, rulebook version, scores per period) and its generation",
+    value="JSON: the ledger's LedgerSummary (services/scoring/core/summary.py) and its generation",
 )
 # Compacted: a key's older records are superseded by its newest one.
 SCORE_FEED_CONFIG = {"cleanup.policy": "compact", "retention.ms": "-1", "min.compaction.lag.ms": "60000"}
@@ -34,15 +34,13 @@ def feed_key(generation: int, ledger_id: str) -> str:
     return f"g{generation}|{ledger_id}"
 
 
-def encode(generation: int, summary: dict[str, Any]) -> bytes:
-    return orjson.dumps({**summary, "generation": generation})
+def encode(generation: int, summary: LedgerSummary) -> bytes:
+    """The feed record of a summary published under `generation`."""
+    return codec.encode(msgspec.structs.replace(summary, generation=generation))
 
 
-def decode(value: bytes) -> dict[str, Any]:
-    record: dict[str, Any] = orjson.loads(value)
-    if record.get("last_event_time"):
-        record["last_event_time"] = datetime.fromisoformat(record["last_event_time"])
-    return record
+def decode(value: bytes) -> LedgerSummary:
+    return codec.decode(value)
 
 
 class KafkaScoreFeed:
@@ -51,10 +49,8 @@ class KafkaScoreFeed:
     def __init__(self, publisher: KafkaPublisher, topic: str):
         self._publisher, self._topic = publisher, topic
 
-    async def publish(self, generation: int, summaries: list[dict[str, Any]]) -> None:
-        await self.publish_encoded(
-            [(feed_key(generation, s["_id"]), encode(generation, s)) for s in summaries]
-        )
+    async def publish(self, generation: int, summaries: list[LedgerSummary]) -> None:
+        await self.publish_encoded([(feed_key(generation, s.id), encode(generation, s)) for s in summaries])
 
     async def send_encoded(self, records: list[tuple[str, bytes]]) -> Callable[[], Awaitable[None]]:
         """Hand encoded records to the producer without waiting; the returned confirm() waits for

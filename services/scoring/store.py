@@ -1,7 +1,6 @@
 """MongoDB adapter for ledgers and their scores, written only by the owner of their partition."""
 
 import asyncio
-from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import datetime
 from functools import cached_property
@@ -17,6 +16,7 @@ from pymongo.errors import BulkWriteError, DocumentTooLarge, PyMongoError
 from services.scoring.core.facts import Fact
 from services.scoring.core.ledger import Ledger
 from services.scoring.core.scores import PeriodScore
+from services.scoring.core.summary import LedgerSummary, period_summary
 from services.scoring.generations import Generation
 
 FACT_FIELDS = [f.name for f in fields(Fact)]
@@ -53,20 +53,20 @@ class ScoredLedger:
     rulebook_version: str
 
     @cached_property
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> LedgerSummary:
         """What readers need of a ledger (the score feed carries it): every period's scores with
         their breakdown, without the facts."""
         key = self.key
-        return {
-            "_id": key.id,
-            "branch_id": key.branch_id,
-            "stream": key.stream,
-            "year": key.year,
-            "offset": self.stored.offset,
-            "rulebook_version": self.rulebook_version,
-            "last_event_time": self.stored.last_event_time,
-            "scores": {p: _period(s) for p, s in sorted(self.scores.items())},
-        }
+        return LedgerSummary(
+            id=key.id,
+            branch_id=key.branch_id,
+            stream=key.stream,
+            year=key.year,
+            offset=self.stored.offset,
+            rulebook_version=self.rulebook_version,
+            last_event_time=self.stored.last_event_time,
+            scores={p: period_summary(s) for p, s in sorted(self.scores.items())},
+        )
 
 
 class StoreUnavailable(RuntimeError):
@@ -109,43 +109,24 @@ def encode_ledger(scored: ScoredLedger, max_bytes: int) -> RawBSONDocument:
     return RawBSONDocument(raw)
 
 
-def _period(s: PeriodScore) -> dict[str, Any]:
-    return {
-        "points": s.points,
-        "kinds": {k: {"count": t.count, "hours": t.hours, "points": t.points} for k, t in s.kinds.items()},
-        "caps_hit": s.caps_hit,
-        "members": sorted(s.members),
-    }
-
-
 def ledger_doc(scored: ScoredLedger) -> dict[str, Any]:
     """The stored document: the facts, and each period's points (the breakdown is in the feed:
     FerretDB's cost of a write grows with the document, and every batch rewrites its ledgers)."""
     ledger, summary = scored.stored.ledger, scored.summary
     return {
-        **{k: v for k, v in summary.items() if k != "scores"},
-        "points": {p: score["points"] for p, score in summary["scores"].items()},
+        "_id": summary.id,
+        "branch_id": summary.branch_id,
+        "stream": summary.stream,
+        "year": summary.year,
+        "offset": summary.offset,
+        "rulebook_version": summary.rulebook_version,
+        "last_event_time": summary.last_event_time,
+        "points": {p: score.points for p, score in summary.scores.items()},
         # Facts as columns (one array per field): the ledger is read and written whole, and
         # FerretDB stores neither nested arrays nor many small documents cheaply.
         "facts": {name: [getattr(f, name) for f in ledger.facts.values()] for name in FACT_FIELDS},
         "voided": sorted(ledger.voided),
     }
-
-
-def period_rows(summaries: Iterable[dict[str, Any]], periods: set[str]) -> list[dict[str, Any]]:
-    """Flatten ledger summaries into one row per (branch, stream, period) asked for."""
-    return [
-        {
-            "branch_id": s["branch_id"],
-            "stream": s["stream"],
-            "period": period,
-            **score,
-            "last_event_time": s["last_event_time"],
-        }
-        for s in summaries
-        for period, score in s["scores"].items()
-        if period in periods
-    ]
 
 
 class MongoScoreStore:

@@ -9,8 +9,9 @@ from services.scoring.core.facts import Void, fact_of
 from services.scoring.core.ledger import Ledger, apply
 from services.scoring.core.periods import months_in, periods_of_month
 from services.scoring.core.ranking import rank
-from services.scoring.core.rulebook import DIMENSIONS, Rulebook
-from services.scoring.core.scores import PeriodScore, per_member, score
+from services.scoring.core.rulebook import Rulebook
+from services.scoring.core.scores import PeriodScore, score
+from services.scoring.core.standing import Part, merge, standing
 from services.scoring.rulebooks import load_rulebook
 from shared.contracts import EVENT_TYPES, Stream, build_event, parse_event, type_for
 from tests.fault.driver import Ledger as Acknowledged
@@ -70,14 +71,14 @@ def stats(expected: Expected, year: str = "2024") -> dict[str, dict]:
 
 
 def ranking(expected: Expected, members: dict[str, int], period: str, rulebook: Rulebook) -> dict[str, dict]:
-    """branch -> {rank, scores} as /v1/rankings ranks the branches in `members` by total."""
-    points: dict[str, dict[str, float]] = {}
+    """branch -> {rank, scores} as /v1/rankings ranks the registered branches (`members`: the
+    registry's number of each) by total: the streams merged and scored by the core's standing."""
+    parts: dict[str, list[Part]] = defaultdict(list)
     for (branch, _, p), s in expected.scores.items():
         if p == period and branch in members:
-            row = points.setdefault(branch, dict.fromkeys(DIMENSIONS, 0.0))
-            for d in DIMENSIONS:
-                row[d] += s.points[d]
-    scores = {b: per_member(p, members[b], rulebook) for b, p in points.items()}
+            parts[branch].append((s.points, s.members, None))
+    rows = {b: merge(b, ps) for b, ps in parts.items()}
+    scores = {b: standing(row, members[b], rulebook).scores for b, row in rows.items() if row is not None}
     ranked = rank({b: s["total"] for b, s in scores.items()})
     return {r.branch_id: {"rank": r.rank, "scores": scores[r.branch_id]} for r in ranked}
 

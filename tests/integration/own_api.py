@@ -16,10 +16,12 @@ from datetime import datetime
 from typing import Any, BinaryIO
 
 import httpx
+import msgspec
 from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.scoring.core.summary import LedgerSummary
 from services.scoring.score_feed import SCORE_FEED_CONFIG, encode, feed_key, feed_topic
 from shared.kafka import ensure_topics
 from shared.settings import KafkaSettings
@@ -74,7 +76,9 @@ async def publish(database: str, generation: int, summaries: list[dict[str, Any]
     try:
         sent = [
             await producer.send(
-                feed_topic(database), encode(generation, s), key=feed_key(generation, s["_id"]).encode()
+                feed_topic(database),
+                encode(generation, msgspec.convert(s, LedgerSummary)),
+                key=feed_key(generation, s["_id"]).encode(),
             )
             for s in summaries
         ]

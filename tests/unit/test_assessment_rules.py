@@ -3,7 +3,7 @@
 import tomllib
 
 from services.scoring.core.advanced import Candidate, select
-from services.scoring.core.compliance import check, overall, windows
+from services.scoring.core.compliance import Tally, check, overall, windows
 from services.scoring.core.rulebook import AdvancedRule, parse_rulebook
 from services.scoring.rulebooks import DEFAULT_RULEBOOK
 
@@ -26,7 +26,15 @@ def test_done_due_overdue_by_window_and_today():
     ]
     items = check(counts, "2022-Q3", {"lecture_hall": "month"}, members=5, today_month="2022-10")
     assert [i.status for i in items] == ["done", "overdue", "overdue"]
-    assert overall(items) == ("red", 1 / 3)
+    assert overall(items) == Tally("red", 1 / 3, 1 / 3)
+
+
+def test_a_window_still_open_counts_neither_for_nor_against_the_kept_share():
+    counts = {"2022-07": {"lecture_hall": 1}}
+    items = check(counts, "2022-Q3", {"lecture_hall": "month"}, members=5, today_month="2022-08")
+    # The old copies disagreed here: /v1/compliance showed 1/3 and the advanced rule used 1/1.
+    assert overall(items) == Tally("yellow", 1 / 3, 1.0)
+    assert overall([]) == Tally("green", 1.0, 1.0)
 
 
 def test_pledge_is_needed_from_every_member_for_the_whole_year():

@@ -154,9 +154,9 @@ def test_most_branches_comply_and_some_show_red(demo):
         )
         for b in demo.city.branches
     }
-    colours = Counter(colour for colour, _ in results.values())
+    colours = Counter(t.colour for t in results.values())
     assert colours["green"] > 0.6 * len(results) and colours["red"] >= 5
-    assert 1 <= sum(share < 0.8 for _, share in results.values()) <= 10  # not eligible as advanced
+    assert 1 <= sum(t.kept_share < 0.8 for t in results.values()) <= 10  # not eligible as advanced
 
 
 def test_a_larger_scale_multiplies_everything_under_its_own_ids(demo):

@@ -19,7 +19,8 @@ from services.scoring.api.rankings import (
     ranking_steps,
 )
 from services.scoring.api.read_model import Branch
-from services.scoring.api.score_view import BranchPeriod, ScoreView
+from services.scoring.api.score_view import ScoreView
+from services.scoring.core.standing import BranchPeriod
 from services.scoring.rulebooks import load_rulebook
 
 RULEBOOK = load_rulebook()
@@ -101,7 +102,7 @@ def test_compliance_judges_as_the_rules_do():
     registry, _, counts = city(3)
     counts["b00001"] = {}  # nothing recorded: every closed window overdue
     table = compute_compliance(counts, registry, sorted(registry), "2024", RULEBOOK, TODAY, JudgedMemo())
-    colours = dict(zip(table.ids, (j.colour for j in table.judged), strict=True))
+    colours = dict(zip(table.ids, (j.tally.colour for j in table.judged), strict=True))
     assert colours["b00001"] == "red"
     one = orjson.loads(table.body(0, 100, "b00001"))
     assert [b["branch_id"] for b in one["branches"]] == ["b00001"]

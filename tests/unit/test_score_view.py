@@ -4,9 +4,11 @@ rescore deals partitions out evenly."""
 from dataclasses import replace
 from datetime import UTC, datetime
 
+import msgspec
 from aiokafka import TopicPartition
 
 from services.scoring.api.score_view import ScoreView
+from services.scoring.core.summary import LedgerSummary
 from services.scoring.rescore import _shares
 from services.scoring.score_feed import encode
 
@@ -22,17 +24,24 @@ def summary(branch: str, stream: str, offset: int, points: float, members: list[
     }
     return encode(
         1,
-        {
-            "_id": f"{branch}|{stream}|2024",
-            "branch_id": branch,
-            "stream": stream,
-            "year": "2024",
-            "offset": offset,
-            "rulebook_version": "test",
-            "last_event_time": at.isoformat(),
-            "scores": {"2024-05": score, "2024-Q2": score, "2024": score},
-        },
+        as_summary(
+            {
+                "_id": f"{branch}|{stream}|2024",
+                "branch_id": branch,
+                "stream": stream,
+                "year": "2024",
+                "offset": offset,
+                "rulebook_version": "test",
+                "last_event_time": at.isoformat(),
+                "scores": {"2024-05": score, "2024-Q2": score, "2024": score},
+            }
+        ),
     )
+
+
+def as_summary(record: dict) -> LedgerSummary:
+    """A summary written as the feed's JSON reads it (`_id`, RFC 3339 times)."""
+    return msgspec.convert(record, LedgerSummary)
 
 
 def test_a_branch_adds_up_over_its_streams_and_counts_a_member_once():
@@ -63,9 +72,9 @@ def test_period_docs_give_one_row_per_stream_and_period_asked_for():
     view.apply(summary("b1", "liaison", 1, 4.0, ["m1"]))
     view.apply(summary("b2", "volunteer", 1, 1.0, ["m2"]))
     rows = view.period_docs(["2024-05"], "b1")
-    assert [(r["branch_id"], r["stream"], r["period"]) for r in rows] == [("b1", "liaison", "2024-05")]
-    assert rows[0]["kinds"]["visit"]["count"] == 1
-    assert {(r["branch_id"], r["period"]) for r in view.period_docs(["2024", "2024-Q2"])} == {
+    assert [(r.branch_id, r.stream, r.period) for r in rows] == [("b1", "liaison", "2024-05")]
+    assert rows[0].score.kinds["visit"].count == 1
+    assert {(r.branch_id, r.period) for r in view.period_docs(["2024", "2024-Q2"])} == {
         ("b1", "2024"),
         ("b1", "2024-Q2"),
         ("b2", "2024"),

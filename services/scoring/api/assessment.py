@@ -24,9 +24,10 @@ from services.scoring.api.rankings import (
 )
 from services.scoring.api.read_model import Branch, MongoReadModel
 from services.scoring.api.score_view import Counts
-from services.scoring.core import advanced, compliance
+from services.scoring.core import advanced, compliance, standing
 from services.scoring.core.periods import month_of, year_of
 from services.scoring.core.rulebook import Rulebook, kind_label
+from services.scoring.core.standing import BranchPeriod
 from shared.auth import AuthFirstRoute, Reader
 from shared.contracts import ID_PATTERN
 
@@ -93,9 +94,7 @@ class _Judged:
     counts: Counts | None  # the view replaces a branch's counts when they change: identity is a version
     members: int
     dones: tuple[int, ...]  # per window of the plan
-    colour: str
-    share: float  # items done / items
-    ratio: float  # items done / items done or overdue (the advanced rule's)
+    tally: compliance.Tally
 
 
 class JudgedMemo:
@@ -133,7 +132,7 @@ class ComplianceTable:
     pages: dict[tuple, bytes] = field(default_factory=dict, repr=False)  # pages asked for, encoded once
 
     def ratios(self) -> dict[str, float]:
-        return {b: j.ratio for b, j in zip(self.ids, self.judged, strict=True)}
+        return {b: j.tally.kept_share for b, j in zip(self.ids, self.judged, strict=True)}
 
     def body(self, offset: int, limit: int, branch: str | None) -> bytes:
         return run(self.body_steps(offset, limit, branch))
@@ -160,8 +159,8 @@ class ComplianceTable:
             "branch_id": branch_id,
             "name": branch.name if branch else branch_id,
             "court": branch.court if branch else None,
-            "colour": j.colour,
-            "done_share": round(j.share, 4),
+            "colour": j.tally.colour,
+            "done_share": round(j.tally.done_share, 4),
             "items": [
                 {
                     "kind": item.kind,
@@ -190,9 +189,13 @@ def compliance_steps(
     rulebook: Rulebook,
     today: str,
     memo: JudgedMemo,
+    year_rows: dict[str, BranchPeriod] | None = None,
 ) -> Steps[ComplianceTable]:
     """Compliance of the branches `ids` (sorted), in slices, from snapshots; only the branches
-    whose counts or members changed since the memo's last judgement are judged again."""
+    whose counts or members changed since the memo's last judgement are judged again. Members are
+    the standing's (`year_rows`: the year's rows, for the members seen of unregistered branches):
+    the yearly pledge is needed from each."""
+    year_rows = year_rows or {}
     windows, memo_of_plan = memo.plan(period, today, rulebook)
     colours = dict.fromkeys(compliance.COLOURS.values(), 0)
     judged = []
@@ -200,13 +203,14 @@ def compliance_steps(
         if n % 16 == 0:
             yield
         branch, mine = registry.get(branch_id), counts.get(branch_id)
-        members = branch.members if branch else 1
+        row = year_rows.get(branch_id)
+        members = standing.members(branch.members if branch else None, len(row.active_members) if row else 0)
         j = memo_of_plan.get(branch_id)
         if j is None or j.counts is not mine or j.members != members:
             dones = compliance.done_counts(mine or {}, windows)
-            j = _Judged(mine, members, dones, *compliance.tally(windows, dones, members))
+            j = _Judged(mine, members, dones, compliance.tally(windows, dones, members))
             memo_of_plan[branch_id] = j
-        colours[j.colour] += 1
+        colours[j.tally.colour] += 1
         judged.append(j)
     head = {
         "period": period,
@@ -232,15 +236,17 @@ def advanced_steps(
     rulebook: Rulebook,
     today: str,
     memo: JudgedMemo,
+    year_rows: dict[str, BranchPeriod] | None = None,
 ) -> Steps[bytes]:
     """The year's candidates as JSON (registered branches only), in slices, from snapshots."""
-    totals = ranking.values
     ids = sorted(registry)
     yield
-    table = yield from compliance_steps(counts, registry, ids, year, rulebook, today, memo)
+    table = yield from compliance_steps(counts, registry, ids, year, rulebook, today, memo, year_rows)
     ratios = table.ratios()
     yield
-    candidates = [advanced.Candidate(b, registry[b].court, totals.get(b, 0.0), ratios[b]) for b in ratios]
+    candidates = [
+        advanced.Candidate(b, registry[b].court, ranking.value(b) or 0.0, ratios[b]) for b in ratios
+    ]
     yield
     courts, city = advanced.select(candidates, rulebook.advanced)
     yield
@@ -279,7 +285,7 @@ async def _compliance_table(
     version = (*model.version(year, view), today)
 
     def snapshot() -> Steps[ComplianceTable]:
-        counts, rulebook = view.training(year), model.rulebook(view)
+        counts, rulebook, year_rows = view.training(year), model.rulebook(view), view.rows(year)
         seen = dict(view.seen) if include_unregistered and court_ids is None else {}
 
         def compute() -> Steps[ComplianceTable]:
@@ -292,7 +298,9 @@ async def _compliance_table(
             else:
                 ids = sorted(registry)
             yield
-            return (yield from compliance_steps(counts, registry, ids, period, rulebook, today, memo))
+            return (
+                yield from compliance_steps(counts, registry, ids, period, rulebook, today, memo, year_rows)
+            )
 
         return compute()
 
@@ -346,7 +354,7 @@ def assessment_router() -> APIRouter:
 
         def snapshot() -> Steps[bytes]:
             counts, rulebook = view.training(year), model.rulebook(view)
-            return advanced_steps(ranking, counts, registry, year, rulebook, today, memo)
+            return advanced_steps(ranking, counts, registry, year, rulebook, today, memo, view.rows(year))
 
         computed: Computed[bytes] = request.app.state.computed_advanced
         body = await computed.get(year, version, snapshot)

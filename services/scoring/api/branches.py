@@ -4,17 +4,19 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
+import msgspec
 import orjson
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field, Strict
 
 from services.scoring.api.computed import Computed, Steps
-from services.scoring.api.rankings import Period
+from services.scoring.api.rankings import Dimension, Period, RankingCache, RankingQuery
 from services.scoring.api.read_model import Branch, MongoReadModel
 from services.scoring.core.rulebook import DIMENSION_LABELS, DIMENSIONS, Rulebook, kind_label
-from services.scoring.core.scores import per_member
-from shared.auth import ADMIN, Admin, AuthFirstRoute, Reader
+from services.scoring.core.standing import BranchPeriod, merge, standing
+from services.scoring.core.summary import PeriodRow
+from shared.auth import ADMIN, Admin, AuthFirstRoute, Reader, require_court
 from shared.contracts import ID_PATTERN, LINE_PATTERN, Contract
 from shared.problems import Problem
 
@@ -76,6 +78,21 @@ class DimensionLine(BaseModel):
     weight: float
 
 
+class Place(BaseModel):
+    rank: int | None = Field(description="competition rank, as /v1/rankings shows it; null: not ranked")
+    of: int = Field(description="branches ranked (registered branches with records in the period)")
+
+
+class OwnRank(BaseModel):
+    """Where the branch stands among registered branches, as the rankings rank them."""
+
+    dimension: Dimension
+    score: float | None = Field(description="the ranked dimension, per member")
+    ranking_version: str = Field(description="the city ranking's version this rank was read from")
+    court: Place
+    city: Place
+
+
 class Breakdown(BaseModel):
     branch_id: str
     name: str
@@ -89,6 +106,7 @@ class Breakdown(BaseModel):
     kinds: list[KindLine]
     caps_hit: list[dict]
     data_as_of: datetime | None
+    rank: OwnRank | None = Field(description="in its court and the city; null for an unregistered branch")
 
 
 def _out(b: Branch) -> BranchOut:
@@ -106,7 +124,8 @@ def branches_router(city: str) -> APIRouter:
     @router.put(
         "/v1/branches/{branch_id}", response_model=BranchOut, summary="Register or update a branch (admin)"
     )
-    async def put_branch(branch_id: BranchId, body: BranchIn, request: Request, _: Admin) -> BranchOut:
+    async def put_branch(branch_id: BranchId, body: BranchIn, request: Request, who: Admin) -> BranchOut:
+        require_court(who, body.court)  # a court's admin registers into its own court only
         branch = Branch(branch_id, body.name, body.court, body.court_name, body.members)
         await model(request).put_branch(branch)
         return _out(branch)
@@ -144,16 +163,43 @@ def branches_router(city: str) -> APIRouter:
     @router.get(
         "/v1/branches/{branch_id}/score", response_model=Breakdown, summary="Why a branch scores what it does"
     )
-    async def breakdown(branch_id: BranchId, period: Period, request: Request, _: Reader) -> Breakdown:
+    async def breakdown(
+        branch_id: BranchId,
+        period: Period,
+        request: Request,
+        _: Reader,
+        dimension: Annotated[Dimension, Query(description="the dimension `rank` ranks by")] = "total",
+    ) -> Breakdown:
         view = model(request).view()  # points and rulebook of one generation
         rulebook = model(request).rulebook(view)
         docs = view.period_docs([period], branch_id)
         branch = await model(request).branch(branch_id)
         if not docs and branch is None:
             raise Problem(404, "Not Found", f"no scores and no registration for branch {branch_id}")
-        return _breakdown(branch_id, branch, period, docs, rulebook)
+        out = _breakdown(branch_id, branch, period, docs, rulebook)
+        if branch is not None:
+            out.rank = await own_rank(request, branch, period, dimension)
+        return out
 
     return router
+
+
+async def own_rank(request: Request, branch: Branch, period: str, dimension: str) -> OwnRank:
+    """The branch's places in the court and city rankings (the very rankings /v1/rankings pages)."""
+    rankings: RankingCache = request.app.state.rankings
+    queries = (RankingQuery(period, dimension, c, 1) for c in (None, branch.court))  # type: ignore[arg-type]
+    city, court = [await rankings.full(model_of(request), q) for q in queries]
+    return OwnRank(
+        dimension=dimension,  # type: ignore[arg-type]
+        score=city.value(branch.branch_id),
+        ranking_version=city.version,
+        court=Place(rank=court.place(branch.branch_id), of=len(court.order)),
+        city=Place(rank=city.place(branch.branch_id), of=len(city.order)),
+    )
+
+
+def model_of(request: Request) -> MongoReadModel:
+    return request.app.state.read_model  # type: ignore[no-any-return]
 
 
 async def registry_json(request: Request, key: str, steps: Callable[[], Steps[bytes]]) -> bytes:
@@ -197,51 +243,44 @@ def _tree_steps(city: str, registry: dict[str, Branch]) -> Steps[bytes]:
 
 
 def _breakdown(
-    branch_id: str, branch: Branch | None, period: str, docs: list[dict], rulebook: Rulebook
+    branch_id: str, branch: Branch | None, period: str, docs: list[PeriodRow], rulebook: Rulebook
 ) -> Breakdown:
-    points = dict.fromkeys(DIMENSIONS, 0.0)
-    members_seen: set[str] = set()
-    kinds, caps, times = [], [], []
-    for doc in docs:
-        for d in DIMENSIONS:
-            points[d] += doc["points"].get(d, 0.0)
-        members_seen.update(doc["members"])
-        caps += doc["caps_hit"]
-        times.append(doc["last_event_time"])
-        for kind, t in sorted(doc["kinds"].items()):
-            rule = rulebook.kinds[kind]
-            kinds.append(
-                KindLine(
-                    kind=kind,
-                    label=kind_label(kind),
-                    stream=doc["stream"],  # type: ignore[index]
-                    dimension=rule.dimension,
-                    count=t["count"],
-                    hours=t["hours"],
-                    points=t["points"],
-                )
-            )
-    members = branch.members if branch else len(members_seen)
-    scores = per_member(points, members, rulebook)
+    parts = ((d.score.points, d.score.members, d.last_event_time) for d in docs)
+    row = merge(branch_id, parts) or BranchPeriod(branch_id)
+    mine = standing(row, branch.members if branch else None, rulebook)
+    kinds = [
+        KindLine(
+            kind=kind,
+            label=kind_label(kind),
+            stream=doc.stream,
+            dimension=rulebook.kinds[kind].dimension,
+            count=t.count,
+            hours=t.hours,
+            points=t.points,
+        )
+        for doc in docs
+        for kind, t in sorted(doc.score.kinds.items())
+    ]
     return Breakdown(
         branch_id=branch_id,
         name=branch.name if branch else branch_id,
         court=branch.court if branch else None,
-        registered=branch is not None,
-        members=members,
+        registered=mine.registered,
+        members=mine.members,
         period=period,
         rulebook_version=rulebook.version,
-        total=scores["total"],
+        total=mine.scores["total"],
         dimensions={
             d: DimensionLine(
                 label=DIMENSION_LABELS[d],
-                points=round(points[d], 4),
-                per_member=scores[d],
+                points=round(mine.points[d], 4),
+                per_member=mine.scores[d],
                 weight=rulebook.weights[d],
             )
             for d in DIMENSIONS
         },
         kinds=kinds,
-        caps_hit=caps,
-        data_as_of=max(times) if times else None,
+        caps_hit=[msgspec.to_builtins(c) for doc in docs for c in doc.score.caps_hit],
+        data_as_of=mine.last_event_time,
+        rank=None,
     )

@@ -1,12 +1,16 @@
 """GET /v1/rankings and its live stream: branches ranked by a dimension or the total, per member."""
 
 import asyncio
+import base64
+import hashlib
 import json
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
@@ -16,14 +20,13 @@ from starlette.types import Receive, Scope, Send
 
 from services.scoring.api.computed import Computed, Steps, run
 from services.scoring.api.read_model import Branch, MongoReadModel
-from services.scoring.api.score_view import BranchPeriod
 from services.scoring.core.periods import PERIOD_PATTERN
-from services.scoring.core.ranking import rank_ordered, sort_key
+from services.scoring.core.ranking import rank_at, rank_of, rank_ordered, sort_key
 from services.scoring.core.rulebook import DIMENSIONS, Rulebook
-from services.scoring.core.scores import per_member
+from services.scoring.core.standing import BranchPeriod, Standing, standing
 from shared.auth import AuthFirstRoute, Reader
 from shared.contracts import ID_PATTERN
-from shared.problems import Problem, problem_responses
+from shared.problems import PROBLEM_JSON, Problem, problem_responses
 
 TIE_RULE = (
     "competition ranking (1, 2, 2, 4): equal scores (to 4 decimals) share a rank; "
@@ -45,12 +48,14 @@ STREAM_LIFETIME_S = 3600.0  # then the server ends the stream; the board reconne
 JSON_OPTIONS = orjson.OPT_UTC_Z
 
 
-class RankingRow(BaseModel):
+class RankingRow(BaseModel):  # a row as _row builds it
     rank: int
     branch_id: str
     name: str = Field(description="the registered name, or the id until the branch is registered")
     court: str | None
-    members: int = Field(description="registered members, or members seen in events if unregistered")
+    members: int = Field(
+        description="registered members; until registered, members seen in the period's records (at least 1)"
+    )
     registered: bool
     score: float = Field(description="the ranked dimension, per member")
     scores: dict[str, float] = Field(description="every dimension and the total, per member")
@@ -64,32 +69,85 @@ class Ranking(BaseModel):
     tie_rule: str = TIE_RULE
     data_as_of: datetime | None = Field(description="acceptance time of the newest event in this ranking")
     total_branches: int
+    version: str = Field(description="the ranking's version: a digest of its query, rulebook and rows")
+    offset: int = Field(description="the position of the first row of this page (0 for the first page)")
+    next: str | None = Field(description="the next page's address (a cursor pinned to this version), if any")
     rows: list[RankingRow]
 
 
-MAX_LIMIT = 1000  # rows one answer may ask for: only these are ever built as rows
+MAX_LIMIT = 1000  # rows one answer may hold; later rows are paged with a cursor
+VERSIONS_KEPT = 8  # rankings a cursor may still page through, per API process, most recent first
 
 
 @dataclass(frozen=True)
 class FullRanking:
-    """One query's ranking at one data version; any `limit` is a slice of it."""
+    """One query's ranking at one data version: every ranked branch in order; any page is a slice."""
 
-    head: dict[str, Any]  # every field of Ranking but the rows
+    head: dict[str, Any]  # every field of Ranking but the rows, the offset and the next link
     rows: list[dict[str, Any]]  # the first MAX_LIMIT rows
-    encoded: list[bytes] = field(repr=False)  # each row as JSON, encoded once for every reader
-    values: dict[str, float] = field(repr=False)  # every ranked branch's score
+    encoded: list[bytes] = field(repr=False)  # each of those rows as JSON, encoded once for every reader
+    order: list[str] = field(repr=False)  # every ranked branch, in ranking order
+    keys: list[float] = field(repr=False)  # each one's rounded sort key, ascending: ranks by bisection
+    standings: dict[str, Standing] = field(repr=False)  # every ranked branch's standing
+    registry: dict[str, Branch] = field(repr=False)  # the registry it was ranked with
+    query: tuple[str, str, str | None, bool] = ("", "total", None, False)  # RankingQuery.key
 
     @property
     def rulebook_version(self) -> str:
         return str(self.head["rulebook_version"])
 
-    def body(self, limit: int) -> bytes:
-        head = orjson.dumps(self.head, option=JSON_OPTIONS)
-        return head[:-1] + b',"rows":[' + b",".join(self.encoded[:limit]) + b"]}"
+    @property
+    def version(self) -> str:
+        """What a cursor pins: a digest of the query, the rulebook and every row's order, score
+        and members, the same in every API process that holds the same ranking."""
+        return str(self.head["version"])
+
+    @cached_property
+    def values(self) -> dict[str, float]:
+        """Every ranked branch's score."""
+        dimension = self.head["dimension"]
+        return {b: s.scores[dimension] for b, s in self.standings.items()}
+
+    def value(self, branch_id: str) -> float | None:
+        """The ranked score of a branch, None if it is not ranked."""
+        s = self.standings.get(branch_id)
+        return None if s is None else s.scores[self.head["dimension"]]
+
+    def place(self, branch_id: str) -> int | None:
+        """A branch's competition rank, as a page of this ranking shows it; None if not ranked."""
+        value = self.value(branch_id)
+        return None if value is None else rank_of(self.keys, value)
+
+    def page(self, offset: int, limit: int) -> list[bytes]:
+        """Rows `offset` to `offset + limit` as JSON (those past the first MAX_LIMIT built now)."""
+        end = min(offset + limit, len(self.order))
+        built = self.encoded[offset:end]
+        return built + [orjson.dumps(self._row(i)) for i in range(max(offset, len(self.encoded)), end)]
+
+    def _row(self, i: int) -> dict[str, Any]:
+        branch_id = self.order[i]
+        return _row(rank_at(self.keys, i), self.registry.get(branch_id), self.standings[branch_id], self.head)
+
+    def body(self, limit: int, offset: int = 0, next_link: str | None = None) -> bytes:
+        head = orjson.dumps({**self.head, "offset": offset, "next": next_link}, option=JSON_OPTIONS)
+        return head[:-1] + b',"rows":[' + b",".join(self.page(offset, limit)) + b"]}"
+
+
+def _row(rank: int, branch: Branch | None, s: Standing, head: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "rank": rank,
+        "branch_id": s.branch_id,
+        "name": branch.name if branch else s.branch_id,
+        "court": branch.court if branch else None,
+        "members": s.members,
+        "registered": s.registered,
+        "score": s.scores[head["dimension"]],
+        "scores": s.scores,
+    }
 
 
 class ScoreMemo:
-    """Each branch's per-member scores per (period, rulebook), with the row and members they were
+    """Each branch's standing per (period, rulebook), with the row and registered members it was
     computed from: rows are replaced when their scores change, so identity is a version, and a
     ranking after some records recomputes only those branches."""
 
@@ -97,7 +155,7 @@ class ScoreMemo:
         self._max = max_periods
         self._memos: OrderedDict[tuple, tuple[Rulebook, dict]] = OrderedDict()
 
-    def of(self, period: str, rulebook: Rulebook) -> dict[str, tuple[BranchPeriod, int, dict[str, float]]]:
+    def of(self, period: str, rulebook: Rulebook) -> dict[str, tuple[BranchPeriod, int | None, Standing]]:
         key = (period, id(rulebook))  # the rulebook is kept in the entry: its id is not reused meanwhile
         if key not in self._memos:
             self._memos[key] = (rulebook, {})
@@ -105,10 +163,6 @@ class ScoreMemo:
                 self._memos.popitem(last=False)
         self._memos.move_to_end(key)
         return self._memos[key][1]
-
-
-def _members(branch: Branch | None, p: BranchPeriod) -> int:
-    return branch.members if branch else len(p.active_members)
 
 
 def compute_ranking(*args: Any, **kwargs: Any) -> FullRanking:
@@ -129,49 +183,37 @@ def ranking_steps(
     """The ranking as leaders see it: per-member scores, registry names, competition ranks.
     Computed in slices (see computed.py) from snapshots."""
     known = memo.of(period, rulebook) if memo else {}
-    scores: dict[str, dict[str, float]] = {}
+    standings: dict[str, Standing] = {}
     for i, (branch_id, p) in enumerate(rows.items()):
         if i % 256 == 0:
             yield
         branch = registry.get(branch_id)
         if branch is None and not include_unregistered:
             continue
-        members = _members(branch, p)
+        registered = branch.members if branch else None
         seen = known.get(branch_id)
-        if seen is None or seen[0] is not p or seen[1] != members:
-            seen = known[branch_id] = (p, members, per_member(p.points, members, rulebook))
-        scores[branch_id] = seen[2]
-    values, keyed = {}, []
-    for i, (b, s) in enumerate(scores.items()):
+        if seen is None or seen[0] is not p or seen[1] != registered:
+            seen = known[branch_id] = (p, registered, standing(p, registered, rulebook))
+        standings[branch_id] = seen[2]
+    keyed = []
+    for i, (b, s) in enumerate(standings.items()):
         if i % 1024 == 0:
             yield
-        values[b] = s[dimension]
-        keyed.append((*sort_key(b, values[b]), values[b]))
+        value = s.scores[dimension]
+        keyed.append((*sort_key(b, value), value, s.members))
     yield
-    keyed.sort()  # plain tuples: sorted without calling back into Python
+    keyed.sort()  # plain tuples: sorted without calling back into Python (branch ids are unique)
     yield
-    ranked = rank_ordered(((b, v) for _, b, v in keyed), top=MAX_LIMIT)  # only these rows are ever served
+    digest = hashlib.blake2b(
+        orjson.dumps([period, dimension, court, include_unregistered, rulebook.version]), digest_size=16
+    )
+    for start in range(0, len(keyed), 2048):  # in C: orjson and the hash, a chunk per slice
+        digest.update(orjson.dumps(keyed[start : start + 2048]))
+        yield
+    order, keys = [k[1] for k in keyed], [k[0] for k in keyed]
     yield
-    times = [t for b in scores if (t := rows[b].last_event_time)]
+    times = [t for s in standings.values() if (t := s.last_event_time)]
     yield
-    out, encoded = [], []
-    for i, r in enumerate(ranked[:MAX_LIMIT]):
-        if i % 128 == 0:
-            yield
-        branch, p = registry.get(r.branch_id), rows[r.branch_id]
-        out.append(
-            {
-                "rank": r.rank,
-                "branch_id": r.branch_id,
-                "name": branch.name if branch else r.branch_id,
-                "court": branch.court if branch else None,
-                "members": _members(branch, p),
-                "registered": branch is not None,
-                "score": scores[r.branch_id][dimension],
-                "scores": scores[r.branch_id],
-            }
-        )
-        encoded.append(orjson.dumps(out[-1]))
     head = {
         "period": period,
         "dimension": dimension,
@@ -179,9 +221,19 @@ def ranking_steps(
         "rulebook_version": rulebook.version,
         "tie_rule": TIE_RULE,
         "data_as_of": max(times) if times else None,
-        "total_branches": len(scores),
+        "total_branches": len(standings),
+        "version": digest.hexdigest(),
     }
-    return FullRanking(head, out, encoded, values)
+    ranked = rank_ordered(((b, v) for _, b, v, _ in keyed), top=MAX_LIMIT)
+    yield
+    out, encoded = [], []
+    for i, r in enumerate(ranked[:MAX_LIMIT]):
+        if i % 128 == 0:
+            yield
+        out.append(_row(r.rank, registry.get(r.branch_id), standings[r.branch_id], head))
+        encoded.append(orjson.dumps(out[-1]))
+    query = (period, dimension, court, include_unregistered)
+    return FullRanking(head, out, encoded, order, keys, standings, registry, query)
 
 
 @dataclass(frozen=True)
@@ -193,6 +245,50 @@ class RankingQuery:
     court: Court = None
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50
     include_unregistered: IncludeUnregistered = False
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            pattern=r"^[A-Za-z0-9_-]+$",
+            description="from the `next` link: the following rows of the ranking the first page was cut from",
+        ),
+    ] = None
+
+    @property
+    def key(self) -> tuple[str, str, str | None, bool]:
+        """What a ranking is computed for (never `limit` or `cursor`, which only slice it)."""
+        return (self.period, self.dimension, self.court, self.include_unregistered)
+
+    def link(self, cursor: str | None = None) -> str:
+        """This query's address (a page of it with `cursor`, else its first page)."""
+        params: dict[str, Any] = {"period": self.period, "dimension": self.dimension}
+        if self.court:
+            params["court"] = self.court
+        if self.include_unregistered:
+            params["include_unregistered"] = "true"
+        params["limit"] = self.limit
+        if cursor:
+            params["cursor"] = cursor
+        return "/v1/rankings?" + urlencode(params)
+
+
+def encode_cursor(version: str, offset: int) -> str:
+    """An opaque cursor: the ranking version it pages through and the next row's position."""
+    return base64.urlsafe_b64encode(orjson.dumps([version, offset])).rstrip(b"=").decode()
+
+
+def decode_cursor(cursor: str) -> tuple[str, int]:
+    try:
+        version, offset = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if isinstance(version, str) and type(offset) is int and 0 < offset <= 10_000_000:
+            return version, offset
+    except (ValueError, TypeError):
+        pass
+    raise Problem(422, "Unprocessable Content", "cursor: not one this API issued (take it from `next`)")
+
+
+class RankingGone(Exception):
+    """A cursor's ranking changed and is no longer kept: start again from the first page."""
 
 
 class RankingCache:
@@ -201,9 +297,19 @@ class RankingCache:
     slices), least-recently-used, each rebuilt only when its period's scores, the registry or the
     generation changed, and at most every `min_age_s` while scores keep moving."""
 
-    def __init__(self, computed: Computed[FullRanking], memo: ScoreMemo | None = None):
+    def __init__(
+        self,
+        computed: Computed[FullRanking],
+        memo: ScoreMemo | None = None,
+        versions_kept: int = VERSIONS_KEPT,
+    ):
         self._computed = computed
         self._memo = memo or ScoreMemo()
+        # Rankings a cursor was issued for, by version: a later page is cut from the ranking the
+        # first one was. Another process holds its own: there a version it does not hold is
+        # answered only if its current ranking is that version (versions are content digests).
+        self._versions: OrderedDict[str, FullRanking] = OrderedDict()
+        self._versions_kept = versions_kept
 
     async def full(self, model: MongoReadModel, q: RankingQuery) -> FullRanking:
         registry = await model.branches()
@@ -217,11 +323,35 @@ class RankingCache:
                 rows, registry, rulebook, q.period, q.dimension, q.court, q.include_unregistered, self._memo
             )
 
-        key = (q.period, q.dimension, q.court, q.include_unregistered)
-        return await self._computed.get(key, version, snapshot)
+        return await self._computed.get(q.key, version, snapshot)
 
     async def json(self, model: MongoReadModel, q: RankingQuery) -> bytes:
-        return (await self.full(model, q)).body(q.limit)
+        """A page of the ranking: the first, or the one `q.cursor` points to (RankingGone when
+        that ranking changed and is no longer kept)."""
+        if q.cursor is None:
+            ranking, offset = await self.full(model, q), 0
+        else:
+            version, offset = decode_cursor(q.cursor)
+            kept = self._versions.get(version)
+            if kept is None:
+                current = await self.full(model, q)
+                if current.version != version:
+                    raise RankingGone(version)
+                kept = current
+            elif kept.query != q.key:
+                raise Problem(422, "Unprocessable Content", "cursor: it pages another query's ranking")
+            ranking = kept
+        next_link = None
+        if offset + q.limit < len(ranking.order):
+            next_link = q.link(encode_cursor(ranking.version, offset + q.limit))
+            self._keep(ranking)
+        return ranking.body(q.limit, offset, next_link)
+
+    def _keep(self, ranking: FullRanking) -> None:
+        self._versions[ranking.version] = ranking
+        self._versions.move_to_end(ranking.version)
+        while len(self._versions) > self._versions_kept:
+            self._versions.popitem(last=False)
 
 
 class StreamSlots:
@@ -301,11 +431,40 @@ async def _changes(request: Request, q: RankingQuery, lifetime_s: float) -> Asyn
 def rankings_router() -> APIRouter:
     router = APIRouter(tags=["rankings"], route_class=AuthFirstRoute)
 
-    @router.get("/v1/rankings", response_model=Ranking, summary="Live ranking of branches (党支部排名)")
+    @router.get(
+        "/v1/rankings",
+        response_model=Ranking,
+        summary="Live ranking of branches (党支部排名)",
+        description=(
+            f"At most {MAX_LIMIT} rows a page; `next` links the following page, cut from the same "
+            "ranking version as the first one (410 with a link to a fresh first page once that "
+            "version is no longer kept)."
+        ),
+        responses=problem_responses(
+            {
+                410: "the cursor's ranking changed and is no longer kept: `first` links a fresh first page",
+                422: "an invalid query or cursor",
+            }
+        ),
+    )
     async def rankings(request: Request, _: Reader, q: Annotated[RankingQuery, Depends()]) -> Response:
         # The cached JSON as is: re-validating and serialising 50 rows per request would cost
         # more than everything else a cached ranking needs.
-        body = await request.app.state.rankings.json(request.app.state.read_model, q)
+        try:
+            body = await request.app.state.rankings.json(request.app.state.read_model, q)
+        except RankingGone:
+            first = RankingQuery(q.period, q.dimension, q.court, q.limit, q.include_unregistered).link()
+            problem = {
+                "type": "about:blank",
+                "title": "Gone",
+                "status": 410,
+                "detail": "the ranking this cursor pages through has changed and is no longer kept: "
+                "start again from the first page (`first`)",
+                "instance": request.url.path,
+                "first": first,
+            }
+            headers = {"Link": f'<{first}>; rel="first"'}
+            return Response(orjson.dumps(problem), 410, headers, media_type=PROBLEM_JSON)
         return Response(body, media_type="application/json")
 
     @router.get(

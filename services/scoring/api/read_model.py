@@ -10,6 +10,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.scoring.api.score_view import BranchPeriod, FeedFollower, ScoreView
 from services.scoring.core.rulebook import Rulebook
+from services.scoring.core.summary import PeriodRow
 
 BRANCHES = "branches"
 
@@ -101,7 +102,7 @@ class MongoReadModel:
         """How many branch ids have scores and no registration (the registry as last read)."""
         return len(self._follower.view.seen.keys() - (self._registry or {}).keys())
 
-    async def period_docs(self, periods: list[str], branch_id: str | None = None) -> list[dict[str, Any]]:
+    async def period_docs(self, periods: list[str], branch_id: str | None = None) -> list[PeriodRow]:
         """The per-stream score rows of some periods (all branches, or one)."""
         return self._follower.view.period_docs(periods, branch_id)
 

@@ -11,17 +11,17 @@ import gc
 import logging
 import sys
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from services.scoring.core.rulebook import DIMENSIONS, Rulebook
+from services.scoring.core.rulebook import Rulebook
+from services.scoring.core.standing import BranchPeriod, merge
+from services.scoring.core.summary import LedgerSummary, PeriodRow, period_rows
 from services.scoring.generations import Generation
 from services.scoring.rulebooks import parse_rulebook_text
 from services.scoring.score_feed import SCORE_FEED_CONFIG, decode
-from services.scoring.store import period_rows
 from shared.contracts import Stream
 from shared.kafka import ensure_topics, partitions_of
 from shared.settings import KafkaSettings
@@ -32,14 +32,7 @@ YIELD_EVERY_S = 0.005  # the longest the feed follower holds the event loop whil
 FREEZE_AFTER = 10_000  # summaries applied since the view's objects were last kept from collections
 
 
-@dataclass
-class BranchPeriod:
-    """One branch's raw points in a period, all streams together."""
-
-    branch_id: str
-    points: dict[str, float] = field(default_factory=lambda: dict.fromkeys(DIMENSIONS, 0.0))
-    active_members: tuple[str, ...] = ()
-    last_event_time: datetime | None = None
+__all__ = ["BranchPeriod", "Counts", "FeedFollower", "ScoreView"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +47,11 @@ class _Ledger:
     raw: bytes
 
 
-def _slim(record: dict[str, Any], raw: bytes) -> _Ledger:
+def _slim(record: LedgerSummary, raw: bytes) -> _Ledger:
     periods = {
-        p: (score["points"], tuple(sys.intern(m) for m in score["members"]))
-        for p, score in record["scores"].items()
+        p: (score.points, tuple(sys.intern(m) for m in score.members)) for p, score in record.scores.items()
     }
-    return _Ledger(record["offset"], record["last_event_time"], periods, raw)
+    return _Ledger(record.offset, record.last_event_time, periods, raw)
 
 
 Counts = dict[str, dict[str, int]]  # month -> kind -> records
@@ -84,40 +76,29 @@ class ScoreView:
     def apply(self, raw: bytes) -> None:
         """Take a ledger's newer summary (an older or equal one, from a replay, changes nothing)."""
         record = decode(raw)
-        old = self._ledgers.get(record["_id"])
-        if old is not None and old.offset >= record["offset"]:
+        old = self._ledgers.get(record.id)
+        if old is not None and old.offset >= record.offset:
             return
-        new = self._ledgers[record["_id"]] = _slim(record, raw)
-        branch, stream, year = record["branch_id"], record["stream"], record["year"]
+        new = self._ledgers[record.id] = _slim(record, raw)
+        branch, stream, year = record.branch_id, record.stream, record.year
         self.seen[branch] = {**self.seen.get(branch, {}), (stream, year): new.last_event_time}
         if stream == "training":  # what compliance reads, kept ready: month -> kind -> records
             self._training.setdefault(year, {})[branch] = {
-                p: {k: t["count"] for k, t in score["kinds"].items()}
-                for p, score in record["scores"].items()
+                p: {k: t.count for k, t in score.kinds.items()}
+                for p, score in record.scores.items()
                 if len(p) == 7 and p[5] != "Q"  # a month, "2024-05", not a quarter, "2024-Q2"
             }
         for period in set(new.periods) | (set(old.periods) if old else set()):
-            self._rebuild(period, record["branch_id"], record["year"])
+            self._rebuild(period, branch, year)
             self.versions[period] = self.versions.get(period, 0) + 1
 
     def _rebuild(self, period: str, branch_id: str, year: str) -> None:
-        row, found = BranchPeriod(branch_id), False
-        members: set[str] = set()
-        for stream in STREAMS:
-            ledger = self._ledgers.get(f"{branch_id}|{stream}|{year}")
-            if ledger is None or period not in ledger.periods:
-                continue
-            found = True
-            points, active = ledger.periods[period]
-            for d in DIMENSIONS:
-                row.points[d] += points.get(d, 0.0)
-            members.update(active)
-            t = ledger.last_event_time
-            if t is not None and (row.last_event_time is None or t > row.last_event_time):
-                row.last_event_time = t
-        row.active_members = tuple(sorted(members))
+        ledgers = (self._ledgers.get(f"{branch_id}|{stream}|{year}") for stream in STREAMS)
+        row = merge(
+            branch_id, ((*x.periods[period], x.last_event_time) for x in ledgers if x and period in x.periods)
+        )
         rows = self._periods.setdefault(period, {})
-        if found:
+        if row is not None:
             rows[branch_id] = row
         else:
             rows.pop(branch_id, None)
@@ -143,7 +124,7 @@ class ScoreView:
         """A snapshot of every ledger summary, for period_rows off the loop."""
         return list(self._ledgers.values())
 
-    def period_docs(self, periods: list[str], branch_id: str | None = None) -> list[dict[str, Any]]:
+    def period_docs(self, periods: list[str], branch_id: str | None = None) -> list[PeriodRow]:
         """One row per (branch, stream, period) asked for, as the worker derived it."""
         wanted = set(periods)
         if branch_id is None:

@@ -10,8 +10,8 @@ from services.scoring.api.computed import Computed, Steps
 from services.scoring.api.rankings import Court, IncludeUnregistered
 from services.scoring.api.read_model import MongoReadModel
 from services.scoring.core.rulebook import kind_label
+from services.scoring.core.summary import PeriodRow, period_rows
 from services.scoring.score_feed import decode
-from services.scoring.store import period_rows
 from shared.auth import AuthFirstRoute, Reader
 from shared.problems import Problem
 
@@ -50,24 +50,22 @@ def month_range(first: str, last: str) -> list[str]:
 
 def stats_steps(ledgers: list, months: list[str], branches: set[str] | None) -> Steps[dict]:
     """Totals over the ledgers' months (of `branches` only, unless None), in slices."""
-    wanted, docs = set(months), []
+    wanted, docs = set(months), list[PeriodRow]()
     for i, x in enumerate(ledgers):
         if i % 256 == 0:
             yield
         if wanted & x.periods.keys():
             docs += [
-                d
-                for d in period_rows([decode(x.raw)], wanted)
-                if branches is None or d["branch_id"] in branches
+                d for d in period_rows([decode(x.raw)], wanted) if branches is None or d.branch_id in branches
             ]
     yield
     tallies: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(lambda: [0, 0.0]))
     for i, doc in enumerate(docs):
         if i % 512 == 0:
             yield
-        for kind, t in doc["kinds"].items():
-            tallies[doc["stream"]][kind][0] += t["count"]
-            tallies[doc["stream"]][kind][1] += t["hours"]
+        for kind, t in doc.score.kinds.items():
+            tallies[doc.stream][kind][0] += t.count
+            tallies[doc.stream][kind][1] += t.hours
     streams = {
         stream: StreamTotal(
             records=int(sum(c for c, _ in kinds.values())),
@@ -79,7 +77,7 @@ def stats_steps(ledgers: list, months: list[str], branches: set[str] | None) -> 
         )
         for stream, kinds in sorted(tallies.items())
     }
-    return {"branches": len({d["branch_id"] for d in docs}), "streams": streams}
+    return {"branches": len({d.branch_id for d in docs}), "streams": streams}
 
 
 def stats_router() -> APIRouter:

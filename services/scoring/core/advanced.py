@@ -14,7 +14,7 @@ class Candidate:
     branch_id: str
     court: str
     total: float
-    compliance: float  # share of required cadence items done in the year
+    compliance: float  # the year's kept share of required cadence windows (compliance.Tally)
 
 
 def _top(pool: list[Candidate], quota_of: int, share: float) -> list[Ranked]:

@@ -77,9 +77,28 @@ def judge(w: Window, done: int, members: int) -> Item:
     return Item(w.kind, w.window, needed, done, status)
 
 
-def tally(windows_: list[Window], dones: tuple[int, ...], members: int) -> tuple[str, float, float]:
-    """What `overall` says of the judged windows (the worst colour, the share done) and the share
-    done of those closed (done or overdue), without building the items."""
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """What one branch's judged windows say together: the one compliance share every answer uses."""
+
+    colour: str  # the worst of its windows'
+    done_share: float  # windows done / windows judged: what /v1/compliance shows
+    # Windows done / windows closed (done or overdue): what the advanced rule holds against
+    # min_compliance. A window still open and not yet done counts neither way: in March a
+    # branch that kept every closed window has kept 100%, not a quarter of the year.
+    kept_share: float
+
+
+def _tally(done: int, due: int, overdue: int) -> Tally:
+    judged, closed = done + due + overdue, done + overdue
+    if not judged:
+        return Tally("green", 1.0, 1.0)
+    worst = "overdue" if overdue else "due" if due else "done"
+    return Tally(COLOURS[worst], done / judged, done / closed if closed else 1.0)
+
+
+def tally(windows_: list[Window], dones: tuple[int, ...], members: int) -> Tally:
+    """`overall` of the judged windows, without building the items."""
     done = due = overdue = 0
     for w, n in zip(windows_, dones, strict=True):
         if n >= (max(members, 1) if w.per_member else 1):
@@ -88,11 +107,7 @@ def tally(windows_: list[Window], dones: tuple[int, ...], members: int) -> tuple
             due += 1
         else:
             overdue += 1
-    if not windows_:
-        return "green", 1.0, 1.0
-    worst = "overdue" if overdue else "due" if due else "done"
-    closed = done + overdue
-    return COLOURS[worst], done / len(windows_), done / closed if closed else 1.0
+    return _tally(done, due, overdue)
 
 
 def check(
@@ -108,10 +123,7 @@ def check(
     return [judge(w, done, members) for w, done in zip(windows_, done_counts(counts, windows_), strict=True)]
 
 
-def overall(items: list[Item]) -> tuple[str, float]:
-    """The worst colour, and the share of items done."""
-    if not items:
-        return "green", 1.0
-    statuses = {i.status for i in items}
-    worst = "overdue" if "overdue" in statuses else "due" if "due" in statuses else "done"
-    return COLOURS[worst], sum(i.status == "done" for i in items) / len(items)
+def overall(items: list[Item]) -> Tally:
+    """The worst colour and the shares of the items (see Tally)."""
+    statuses = [i.status for i in items]
+    return _tally(statuses.count("done"), statuses.count("due"), statuses.count("overdue"))

@@ -1,6 +1,7 @@
 """Competition ranking (1, 2, 2, 4) of branches by one score."""
 
-from collections.abc import Iterable
+from bisect import bisect_left
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 
@@ -33,3 +34,14 @@ def rank_ordered(ordered: Iterable[tuple[str, float]], top: int | None = None) -
             break
         out.append(Ranked(ranked, branch, value))
     return out
+
+
+def rank_at(keys: Sequence[float], i: int) -> int:
+    """The competition rank of position `i` of a ranking whose rounded keys (`sort_key`'s first
+    part, ascending) are `keys`: one more than the rows ranked strictly above it, as `rank` says."""
+    return bisect_left(keys, keys[i]) + 1
+
+
+def rank_of(keys: Sequence[float], value: float) -> int:
+    """The competition rank a row of `value` has in a ranking whose rounded keys are `keys`."""
+    return bisect_left(keys, sort_key("", value)[0]) + 1
