@@ -1,7 +1,7 @@
 """The intake use case: give each record an id, refuse conflicts, publish, and say what happened."""
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -172,14 +172,19 @@ class Intake:
         for i, r in batch:
             outcomes[i] = Outcome(202, id_of(r), duplicate=r.published)
 
-    async def void(self, event_id: str, reason: str) -> Outcome:
-        """Publish a correction that makes `event_id` stop counting."""
+    async def void(
+        self, event_id: str, reason: str, allowed: Callable[[Receipt], Awaitable[None]] | None = None
+    ) -> Outcome:
+        """Publish a correction that makes `event_id` stop counting; `allowed` may refuse (raise)
+        once the record is found (the caller's reach is checked against its branch)."""
         try:
             receipt = await self._receipts.get(self._key(event_id))
         except PyMongoError:
             return Outcome(503, detail="database unavailable")
         if receipt is None:
             return Outcome(404, event_id, detail=f"no {self.stream.value} record with this id")
+        if allowed is not None:
+            await allowed(receipt)
         if event_type_of(receipt.envelope) == type_for(self.stream, voided=True):
             return Outcome(409, event_id, detail="this id is a void; only records can be voided")
         payload = RecordVoided(

@@ -23,6 +23,7 @@ from shared.intake.routes import intake_router
 from shared.kafka import KafkaPublisher, ensure_topics
 from shared.limits import BodyLimit
 from shared.metrics import instrument
+from shared.org import REGISTRY, MongoCourtOf
 from shared.problems import install as install_problems
 from shared.settings import HttpSettings, KafkaSettings, MongoSettings, TimeWindowSettings
 
@@ -87,6 +88,7 @@ def create_app(
     window = settings.time_window.window()
     app.state.intake = Intake(spec.stream, spec.name, receipts, publisher, clock, window)
     app.state.authenticator = Authenticator(settings.auth)
+    app.state.org = MongoCourtOf(db[REGISTRY])  # a branch's court, for the writers' reach
     install_problems(app)
     install_docs(app)
     instrument(app, spec.name)

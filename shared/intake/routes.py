@@ -2,11 +2,12 @@
 
 from typing import Annotated
 
+import orjson
 from fastapi import APIRouter, Body, Header, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from shared.auth import AuthFirstRoute, Writer
+from shared.auth import AuthFirstRoute, RecordWriter, require_branch
 from shared.contracts import ID_PATTERN, Contract
 from shared.intake.accept import Intake, Outcome
 from shared.intake.bodies import (
@@ -21,6 +22,8 @@ from shared.intake.bodies import (
     submission_model,
 )
 from shared.intake.docs import VOID_EXAMPLE, batch_example, example_of, single
+from shared.intake.receipts import Receipt
+from shared.principal import Principal, Refused, check_member
 from shared.problems import Problem, field_errors, problem_responses, title_of
 
 RETRY_AFTER = {"Retry-After": "2"}
@@ -39,11 +42,25 @@ EventId = Annotated[
 ]
 WRITE_PROBLEMS = {
     401: "no or an unknown bearer token",
-    403: "the token lacks the scope events:write",
+    403: "the token lacks the scope events:write, or the record's branch is outside its reach",
     413: "the body is over the size limit",
     422: "invalid fields, named one by one in `errors`",
     503: "Kafka or the database did not answer: retry after Retry-After seconds",
 }
+
+
+async def _check_reach(request: Request, who: Principal, branch_id: str, member_id: str | None) -> None:
+    """403 unless the caller may write for `branch_id` (its court or branch) and, a member, as itself."""
+    await require_branch(request, who, branch_id, writing=True)
+    try:
+        check_member(who, member_id)
+    except Refused as err:
+        raise Problem(403, "Forbidden", err.detail) from None
+
+
+def _member_of(receipt: Receipt) -> str | None:
+    data = orjson.loads(receipt.envelope).get("data", {})
+    return data.get("member_id") if isinstance(data, dict) else None
 
 
 def _answer(outcome: Outcome) -> Accepted:
@@ -110,11 +127,13 @@ def intake_router(resource: str, model: type[Contract]) -> APIRouter:
     async def submit(
         body: Annotated[body_model, Body(openapi_examples=single("one record", example))],  # type: ignore[valid-type]
         request: Request,
-        _: Writer,
+        who: RecordWriter,
         idempotency_key: IdempotencyKey = None,
     ) -> Accepted:
         event_id = _pick_id(body.id, idempotency_key)  # type: ignore[attr-defined]
-        outcome = (await intake(request).submit_many([(record_of(body), event_id)]))[0]  # type: ignore[list-item]
+        record = record_of(body)
+        await _check_reach(request, who, record.branch_id, getattr(record, "member_id", None))  # type: ignore[attr-defined]
+        outcome = (await intake(request).submit_many([(record, event_id)]))[0]  # type: ignore[list-item]
         return _answer(outcome)
 
     @router.post(
@@ -126,7 +145,7 @@ def intake_router(resource: str, model: type[Contract]) -> APIRouter:
     async def submit_batch(
         body: Annotated[batch_body, Body(openapi_examples=single("two records", batch_example(example)))],  # type: ignore[valid-type]
         request: Request,
-        _: Writer,
+        who: RecordWriter,
     ) -> JSONResponse:
         items: list[dict] = body.items  # type: ignore[attr-defined]
         invalid: dict[int, BatchItemResult] = {}
@@ -139,7 +158,15 @@ def intake_router(resource: str, model: type[Contract]) -> APIRouter:
                     index=i, status=422, detail="invalid record", errors=field_errors(list(err.errors()))
                 )
                 continue
-            valid.append((i, record_of(parsed), parsed.id))  # type: ignore[attr-defined]
+            record = record_of(parsed)
+            try:
+                await _check_reach(request, who, record.branch_id, getattr(record, "member_id", None))  # type: ignore[attr-defined]
+            except Problem as err:
+                if err.status != 403:
+                    raise
+                invalid[i] = BatchItemResult(index=i, status=403, detail=err.detail)
+                continue
+            valid.append((i, record, parsed.id))  # type: ignore[attr-defined]
         outcomes = await intake(request).submit_many([(r, eid) for _, r, eid in valid])  # type: ignore[misc]
         return _batch_response(
             len(items), invalid, [(i, o) for (i, _r, _e), o in zip(valid, outcomes, strict=True)]
@@ -156,8 +183,11 @@ def intake_router(resource: str, model: type[Contract]) -> APIRouter:
         event_id: EventId,
         body: Annotated[VoidRequest, Body(openapi_examples=single("a correction", VOID_EXAMPLE))],
         request: Request,
-        _: Writer,
+        who: RecordWriter,
     ) -> Accepted:
-        return _answer(await intake(request).void(event_id, body.reason))
+        async def allowed(receipt: Receipt) -> None:
+            await _check_reach(request, who, receipt.branch_id, _member_of(receipt))
+
+        return _answer(await intake(request).void(event_id, body.reason, allowed))
 
     return router

@@ -36,6 +36,7 @@ from shared.health import health_router
 from shared.kafka import KafkaPublisher
 from shared.limits import BODY_READ_TIMEOUT_S, BodyLimit
 from shared.metrics import instrument
+from shared.org import REGISTRY, MongoCourtOf, RegistryCourtOf
 from shared.problems import Problem
 from shared.problems import install as install_problems
 from shared.settings import KafkaSettings, MongoSettings
@@ -133,6 +134,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.state.clock = lambda: datetime.now(UTC)
     UNREGISTERED.set_function(model.unregistered_count)
     app.state.authenticator = Authenticator(settings.auth)
+    app.state.org = RegistryCourtOf(model.branches, MongoCourtOf(db[REGISTRY]))  # for shared.auth
     install_problems(app)
     install_docs(app)
     app.add_exception_handler(ConnectionFailure, database_away)
