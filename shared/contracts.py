@@ -4,14 +4,26 @@ Every producer (the intake services, or any other service writing straight onto 
 the scoring worker go through this one module, so the contract cannot drift between them.
 """
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, Protocol
 from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, Strict, ValidationError
+import msgspec
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+    model_validator,
+)
 
 from shared.credit_code import credit_code_problem
 
@@ -175,7 +187,28 @@ BranchId = Annotated[
         examples=["zy-civil-1"],
     ),
 ]
-Time = Annotated[AwareDatetime, Field(examples=["2022-03-12T09:00:00+08:00"])]
+# One reader of times for this contract and the worker's fast decoder (shared/fast_contracts.py),
+# so the two cannot disagree on one: msgspec's RFC 3339 parser, given a string with date, time to
+# the second and a UTC offset (it also reads a space for the T, and +0800 for +08:00; fractions
+# past microseconds are rounded). Never a number: pydantic alone would take 1700000000 or
+# "1700000000" as a Unix time, and "2022-03-12T09:00+08:00" without seconds.
+RFC3339 = Annotated[datetime, msgspec.Meta(tz=True)]
+TIME_FORMAT = "an RFC 3339 date-time string with its timezone offset, e.g. 2022-03-12T09:00:00+08:00"
+
+
+def parse_time(value: object) -> object:
+    """An RFC 3339 string read as the fast decoder reads it; a datetime (built in code) as it is."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"must be {TIME_FORMAT}, not {type(value).__name__}")
+    try:
+        return msgspec.convert(value, RFC3339)
+    except msgspec.ValidationError as err:
+        raise ValueError(f"must be {TIME_FORMAT} ({err})") from None
+
+
+Time = Annotated[AwareDatetime, BeforeValidator(parse_time), Field(examples=["2022-03-12T09:00:00+08:00"])]
 
 
 @dataclass(frozen=True)
@@ -350,26 +383,58 @@ def type_for(stream: Stream, voided: bool = False) -> str:
     return f"{TYPE_PREFIX}{stream.value}.{model_kind}.{SCHEMA_VERSION}"
 
 
+# CloudEvents 1.0: an extension attribute's name is lower-case ASCII letters and digits; its value
+# in JSON a string, a boolean or a 32-bit integer. Anything else (an object, a float, NaN) is
+# refused rather than ignored, so no decoder has to agree with another on how to skip it.
+EXTENSION_NAME = re.compile(r"[a-z0-9]+")
+INT32 = range(-(2**31), 2**31)
+
+
+def extension_problem(name: str, value: object) -> str | None:
+    """Say what is wrong with an extension attribute, or None when CloudEvents allows it."""
+    if not EXTENSION_NAME.fullmatch(name):
+        return f"extension attribute {name[:40]!r}: a name is lower-case letters and digits only"
+    if isinstance(value, str | bool) or (isinstance(value, int) and value in INT32):
+        return None
+    return f"extension attribute {name!r}: must be a string, a boolean or a 32-bit integer"
+
+
 class CloudEvent(BaseModel):
     """A CloudEvents 1.0 envelope in structured JSON mode."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)  # extensions are allowed and ignored
+    model_config = ConfigDict(extra="allow", frozen=True)  # extensions: checked, then ignored
 
-    specversion: Literal["1.0"] = "1.0"
+    specversion: Literal["1.0"]
     id: Id
     source: Annotated[str, Field(min_length=1, max_length=200)]
     type: str
-    time: AwareDatetime
+    time: Time
     subject: Id
     datacontenttype: Literal["application/json"] = "application/json"
     data: dict[str, Any]
+
+    @model_validator(mode="after")
+    def _extensions_allowed(self) -> "CloudEvent":
+        for name, value in (self.model_extra or {}).items():
+            if problem := extension_problem(name, value):
+                raise ValueError(problem)
+        return self
 
 
 class ContractError(ValueError):
     """A record that breaks the contract; the message is the reason given to the sender."""
 
 
-def check_time_window(payload: Payload, now: datetime, window: TimeWindow = DEFAULT_TIME_WINDOW) -> None:
+class Timed(Protocol):
+    """A payload, as either decoder gives it, with the one time that decides its period."""
+
+    time_field: ClassVar[str]
+
+    @property
+    def occurred_at(self) -> datetime: ...
+
+
+def check_time_window(payload: Timed, now: datetime, window: TimeWindow = DEFAULT_TIME_WINDOW) -> None:
     """Raise ContractError naming the field when the payload's time lies outside the window."""
     name, value = type(payload).time_field, payload.occurred_at
     try:
@@ -395,17 +460,23 @@ def _reasons(err: ValidationError) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in err.errors())
 
 
+def event_type_named(name: str) -> EventType:
+    """The registered event type called `name`; raise ContractError saying why there is none."""
+    event_type = EVENT_TYPES.get(name)
+    if event_type is None:
+        if name.rpartition(".")[0] in {t.rpartition(".")[0] for t in EVENT_TYPES}:
+            raise ContractError(f"unsupported schema version of {name}")
+        raise ContractError(f"unknown event type {name}")
+    return event_type
+
+
 def parse_event(raw: bytes | str) -> ParsedEvent:
     """Decode and validate one record's value; raise ContractError with the reason."""
     try:
         envelope = CloudEvent.model_validate_json(raw)
     except ValidationError as err:
         raise ContractError(f"invalid envelope: {_reasons(err)}") from None
-    event_type = EVENT_TYPES.get(envelope.type)
-    if event_type is None:
-        if envelope.type.rpartition(".")[0] in {t.rpartition(".")[0] for t in EVENT_TYPES}:
-            raise ContractError(f"unsupported schema version of {envelope.type}")
-        raise ContractError(f"unknown event type {envelope.type}")
+    event_type = event_type_named(envelope.type)
     try:
         payload = event_type.model.model_validate(envelope.data)
     except ValidationError as err:
@@ -419,6 +490,7 @@ def build_event(event_id: str, source: str, stream: Stream, payload: Payload, ti
     """Wrap a payload in its envelope; `time` is when the intake accepted it."""
     voided = isinstance(payload, RecordVoided)
     return CloudEvent(
+        specversion="1.0",
         id=event_id,
         source=source,
         type=type_for(stream, voided),

@@ -19,7 +19,7 @@ from bson.raw_bson import RawBSONDocument
 from pymongo.errors import DocumentTooLarge
 
 from services.scoring import metrics
-from services.scoring.core.facts import Fact, Void, fact_of
+from services.scoring.core.facts import Fact, Void, fact_of_decoded
 from services.scoring.core.ledger import Ledger, fold
 from services.scoring.core.rulebook import Rulebook
 from services.scoring.core.scores import score
@@ -38,12 +38,11 @@ from services.scoring.store import (
 from shared.contracts import (
     DEFAULT_TIME_WINDOW,
     ContractError,
-    ParsedEvent,
     Stream,
     TimeWindow,
     check_time_window,
-    parse_event,
 )
+from shared.fast_contracts import DecodedEvent, decode_event
 from shared.kafka import RecordTooLarge
 
 LOADS_IN_FLIGHT = 16
@@ -64,19 +63,19 @@ class Decoded:
 
     key: LedgerKey
     item: Fact | Void
-    event: ParsedEvent
+    event: DecodedEvent
 
 
 def decode(
     d: Delivery, streams: dict[str, Stream], now: datetime, window: TimeWindow = DEFAULT_TIME_WINDOW
 ) -> Decoded:
-    """Validate a record against the contract, its topic and the time window; raise ContractError
-    with the reason."""
-    event = parse_event(d.value)
+    """Validate a record against the contract (by the fast decoder, which decides as the contract
+    does), its topic and the time window; raise ContractError with the reason."""
+    event = decode_event(d.value)
     if event.event_type.stream is not streams.get(d.topic):
         raise ContractError(f"{event.envelope.type} does not belong on topic {d.topic}")
     check_time_window(event.payload, now, window)
-    item = fact_of(event)
+    item = fact_of_decoded(event)
     return Decoded(
         LedgerKey(event.envelope.subject, event.event_type.stream.value, item.month[:4]), item, event
     )
