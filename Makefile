@@ -19,8 +19,12 @@ down:  ## stop everything `make up` started
 status:
 	@$(STACK) status
 
-provision:
-	@deploy/local/provision.sh
+provision:  ## BUNDLE=path (make up BUNDLE=..., make test BUNDLE=...): from an offline bundle, no registry
+	@BUNDLE="$(BUNDLE)" deploy/local/provision.sh
+
+.PHONY: bundle
+bundle: provision  ## var/bundle/court-bundle-....tar: all `make up BUNDLE=` needs on a machine with no registry
+	$(PY) -m tools.bundle create
 
 test: provision lint  ## the whole suite against the running system (started if needed)
 	@$(STACK) up

@@ -11,7 +11,18 @@
 #   GOPROXY           the Go module proxy for FerretDB (with GOSUMDB, GONOSUMDB, GOFLAGS if set)
 #   APT_MIRROR        the Debian archive for apt-get (this run only; /etc/apt is left alone)
 # PROVISION_DRY_RUN=1 prints every command that fetches or installs, with those settings, and runs none.
+#
+# No registry at all (README "Deploying on an isolated court network"): BUNDLE=path (`make up BUNDLE=...`)
+# provisions from an archive `make bundle` wrote (tools/bundle) and contacts nothing: its manifest is
+# checked first, then uv installs the locked wheels offline with no index, Kafka's jars and FerretDB's
+# binary are unpacked, and apt-get installs from the bundle's own package repository. Maven and Go
+# are not needed then: only Python 3.11+ and Java 17+.
 set -euo pipefail
+BUNDLE_FILE=""
+if [ -n "${BUNDLE:-}" ]; then
+  [ -f "$BUNDLE" ] || { printf 'provision: BUNDLE=%s: no such file\n' "$BUNDLE" >&2; exit 1; }
+  BUNDLE_FILE=$(realpath -- "$BUNDLE")
+fi
 cd "$(dirname "$0")/../.."
 DRY_RUN=${PROVISION_DRY_RUN:-0}
 dry() { [ "$DRY_RUN" = 1 ]; }
@@ -27,31 +38,78 @@ stamp_of() { cat "$@" | sha256sum | cut -c1-16; }
 run() {  # run [NAME=value ...] COMMAND ARGS...: run it, or in a dry run print it (shell-quoted)
   if dry; then printf '+'; printf ' %q' "$@"; printf '\n'; else env "$@"; fi
 }
+bundled() { [ -n "$BUNDLE_FILE" ]; }
 
 need() {  # need CMD "what to install"
-  command -v "$1" >/dev/null 2>&1 || die "$1 not found: install $2"
+  command -v "$1" >/dev/null 2>&1 || die "$1 not found: install $2 (README, Quick start: prerequisites)"
 }
 need python3 "Python 3.11 or newer"
 need java "a Java 17+ runtime (e.g. Debian's openjdk-17-jre-headless)"
-need mvn "Maven (Debian's maven)"
-need go "Go 1.24 or newer"
+if ! bundled; then  # a bundle carries Kafka's jars and the built FerretDB
+  need mvn "Maven (Debian's maven)"
+  need go "Go 1.24 or newer"
+fi
 python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || die "Python 3.11+ needed, found $(python3 -V)"
 java_major=$(java -XshowSettings:properties -version 2>&1 | awk -F'= ' '/java.specification.version/ {print $2}')
-[ "${java_major%%.*}" -ge 17 ] 2>/dev/null || die "Java 17+ needed, found ${java_major}"
+[ "${java_major%%.*}" -ge 17 ] 2>/dev/null || die "Java 17+ needed, found ${java_major:-none} (java -version)"
+
+# What each step's product is made from: a step reruns when its stamp (var/stamps) is missing.
+UV_VERSION=0.13.8
+venv_key=$(stamp_of uv.lock pyproject.toml)
+kafka_key=$(stamp_of deploy/kafka/pom.xml)
+ferret_key=$(stamp_of deploy/ferretdb/go.mod deploy/ferretdb/go.sum deploy/ferretdb/main.go deploy/ferretdb/patches/*.patch)
+
+# 0. The bundle: unpacked (var/bundle/unpacked), every file checked against its manifest, and made
+#    for this machine and this commit's inputs; it may be damaged or meant for another checkout.
+if bundled; then
+  B=$PWD/var/bundle/unpacked
+  if dry; then B=$CONF/bundle; fi
+  say "Checking the bundle $BUNDLE_FILE"
+  rm -rf "$B" && mkdir -p "$B"
+  tar -xf "$BUNDLE_FILE" -C "$B" --strip-components=1 || die "$BUNDLE_FILE: not a readable tar archive"
+  [ -f "$B/MANIFEST.sha256" ] && [ -f "$B/bundle.env" ] || die "$BUNDLE_FILE: no MANIFEST.sha256 or bundle.env (not made by make bundle)"
+  (cd "$B" && sha256sum --quiet --strict -c MANIFEST.sha256 >&2) \
+    || die "$BUNDLE_FILE is damaged: the files above do not match its manifest; copy it again"
+  listed=$(wc -l < "$B/MANIFEST.sha256")
+  present=$(cd "$B" && find . -type f ! -name MANIFEST.sha256 | wc -l)
+  [ "$listed" -eq "$present" ] || die "$BUNDLE_FILE holds $present files but its manifest lists $listed"
+  bundle_value() { sed -n "s/^$1=//p" "$B/bundle.env"; }
+  made_at="(made from commit $(bundle_value COMMIT))"
+  [ "$(bundle_value FORMAT)" = 1 ] || die "$BUNDLE_FILE: bundle format $(bundle_value FORMAT), this checkout reads 1"
+  [ "$(bundle_value MACHINE)" = "$(uname -m)" ] \
+    || die "the bundle is for $(bundle_value MACHINE) machines, this one is $(uname -m)"
+  here_python=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+  [ "$(bundle_value PYTHON)" = "$here_python" ] \
+    || die "the bundle holds wheels for Python $(bundle_value PYTHON), python3 here is $here_python: make the bundle with the same Python"
+  [ "$(bundle_value UV_VERSION)" = "$UV_VERSION" ] || die "the bundle carries uv $(bundle_value UV_VERSION), this checkout needs $UV_VERSION $made_at"
+  [ "$(bundle_value VENV_STAMP)" = "$venv_key" ] \
+    || die "the bundle's wheels are for another uv.lock or pyproject.toml $made_at: make a bundle from this checkout's commit"
+  [ "$(bundle_value KAFKA_STAMP)" = "$kafka_key" ] \
+    || die "the bundle's Kafka jars are for another deploy/kafka/pom.xml $made_at: make a bundle from this checkout's commit"
+  [ "$(bundle_value FERRETDB_STAMP)" = "$ferret_key" ] \
+    || die "the bundle's FerretDB was built from other deploy/ferretdb sources $made_at: make a bundle from this checkout's commit"
+fi
 
 # 1. Python: uv (pinned) in its own small venv, then the locked environment in .venv.
-UV_VERSION=0.13.8
 pip_index=()
 if [ -n "${UV_DEFAULT_INDEX:-}" ]; then pip_index=(--index-url "$UV_DEFAULT_INDEX"); fi
+if bundled; then pip_index=(--no-index --find-links "$B/wheels"); fi
 if dry || [ ! -x var/tools/uv/bin/uv ] || [ "$(var/tools/uv/bin/uv --version | awk '{print $2}')" != "$UV_VERSION" ]; then
   say "Installing uv $UV_VERSION (Python package manager) into var/tools/uv"
   run python3 -m venv var/tools/uv
   run var/tools/uv/bin/pip install -q "${pip_index[@]}" "uv==$UV_VERSION"
 fi
-py_stamp="var/stamps/venv-$(stamp_of uv.lock pyproject.toml)"
+py_stamp="var/stamps/venv-$venv_key"
 if dry || [ ! -f "$py_stamp" ] || [ ! -x .venv/bin/python ]; then
   say "Syncing the Python environment (.venv) from uv.lock"
-  if [ -n "${UV_DEFAULT_INDEX:-}" ]; then
+  if bundled; then
+    # The same locked set as below, from the bundle's wheels only: offline, no index, hashes checked.
+    run UV_OFFLINE=1 var/tools/uv/bin/uv export --offline --frozen --quiet --no-emit-project \
+      --format requirements-txt -o "$CONF/requirements.txt"
+    run UV_OFFLINE=1 var/tools/uv/bin/uv venv --offline --quiet --allow-existing --python "$(command -v python3)" .venv
+    run UV_OFFLINE=1 var/tools/uv/bin/uv pip sync --offline --quiet --require-hashes --no-index \
+      --find-links "$B/wheels" --python .venv/bin/python "$CONF/requirements.txt"
+  elif [ -n "${UV_DEFAULT_INDEX:-}" ]; then
     # `uv sync --frozen` downloads from the addresses in uv.lock whatever the index: install the
     # same locked set, checked against the lock's hashes, from the mirror instead.
     run var/tools/uv/bin/uv export --frozen --quiet --no-emit-project --format requirements-txt \
@@ -80,8 +138,14 @@ if [ -n "${MAVEN_MIRROR:-}" ]; then
 EOF
   mvn_settings=(-s "$CONF/maven-settings.xml")
 fi
-kafka_stamp="var/stamps/kafka-$(stamp_of deploy/kafka/pom.xml)"
-if dry || [ ! -f "$kafka_stamp" ]; then
+kafka_stamp="var/stamps/kafka-$kafka_key"
+if bundled && { dry || [ ! -f "$kafka_stamp" ]; }; then
+  say "Unpacking Apache Kafka broker jars from the bundle into var/kafka/libs"
+  run rm -rf var/kafka/libs
+  run mkdir -p var/kafka
+  run cp -R "$B/kafka/libs" var/kafka/libs
+  dry || { rm -f var/stamps/kafka-*; touch "$kafka_stamp"; }
+elif dry || [ ! -f "$kafka_stamp" ]; then
   say "Fetching Apache Kafka broker jars from ${MAVEN_MIRROR:-Maven Central} into var/kafka/libs"
   dry || rm -rf var/kafka/libs
   run mvn -B -q "${mvn_settings[@]}" -f deploy/kafka/pom.xml dependency:copy-dependencies \
@@ -100,8 +164,12 @@ go_env=()
 for name in GOPROXY GOSUMDB GONOSUMDB GOFLAGS; do
   if [ -n "${!name:-}" ]; then go_env+=("$name=${!name}"); fi
 done
-ferret_stamp="var/stamps/ferretdb-$(stamp_of deploy/ferretdb/go.mod deploy/ferretdb/go.sum deploy/ferretdb/main.go deploy/ferretdb/patches/*.patch)"
-if dry; then
+ferret_stamp="var/stamps/ferretdb-$ferret_key"
+if bundled && { dry || [ ! -f "$ferret_stamp" ] || [ ! -x var/bin/ferretdb-local ]; }; then
+  say "Installing FerretDB 1.24 (built with our patches) from the bundle into var/bin"
+  run install -m 755 "$B/bin/ferretdb-local" var/bin/ferretdb-local
+  dry || { rm -f var/stamps/ferretdb-*; touch "$ferret_stamp"; }
+elif dry; then
   say "Building FerretDB 1.24 (MongoDB wire protocol on SQLite) into var/bin"
   run "${go_env[@]}" go mod download -json github.com/FerretDB/FerretDB  # in deploy/ferretdb
   run "${go_env[@]}" go build -o ../../bin/ferretdb-local .  # in var/ferretdb-build/wrapper
@@ -119,9 +187,17 @@ fi
 
 # Debian packages (steps 4 and 5) come with apt-get, as root or through sudo. APT_MIRROR: a source
 # list of its own for these runs (Dir::Etc options), signed by Debian's archive keys as usual.
+# A bundle: the same, with the bundle's flat repository (its own Packages index) as the one source;
+# trusted=yes because every package and the index were checked against the manifest above.
 as_root=()
 apt_opts=()
-if [ -n "${APT_MIRROR:-}" ]; then
+if bundled; then
+  mkdir -p "$CONF/apt/sources.list.d" "$CONF/apt/lists/partial"
+  printf '# Written by deploy/local/provision.sh from BUNDLE.\ndeb [trusted=yes] file:%s ./\n' "$B/debs" \
+    > "$CONF/apt/sources.list"
+  apt_opts=(-o "Dir::Etc::SourceList=$CONF/apt/sources.list" -o "Dir::Etc::SourceParts=$CONF/apt/sources.list.d"
+    -o "Dir::State::Lists=$CONF/apt/lists")
+elif [ -n "${APT_MIRROR:-}" ]; then
   codename=$(. /etc/os-release && printf '%s' "${VERSION_CODENAME:-}")
   [ -n "$codename" ] || die "APT_MIRROR set but /etc/os-release names no VERSION_CODENAME"
   mkdir -p "$CONF/apt/sources.list.d" "$CONF/apt/lists/partial"
@@ -145,6 +221,11 @@ need_root() {  # need_root "what is missing": as_root becomes (sudo) when not ro
 apt_install() {  # apt_install PACKAGE...: from the package lists as they are, else after apt-get update
   local install=("${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" install -y -q
     --no-install-recommends "$@")
+  if bundled && ! dry; then
+    here=$(. /etc/os-release && printf '%s' "${VERSION_CODENAME:-unknown}")
+    [ "$(bundle_value DEBIAN)" = "$here" ] \
+      || die "the bundle's Debian packages are for $(bundle_value DEBIAN), this machine runs $here: install $* yourself"
+  fi
   if dry; then
     run "${as_root[@]}" apt-get "${apt_opts[@]}" update -q
     run "${install[@]}"
@@ -192,3 +273,6 @@ if dry || [ ! -x /usr/bin/chromium ] || [ ! -d /usr/share/fonts/truetype/wqy ]; 
   apt_install chromium fonts-wqy-microhei
   dry || [ -x /usr/bin/chromium ] || die "/usr/bin/chromium still missing after installing the chromium package"
 fi
+
+# The unpacked bundle has served (the archive stays where it was): free its space.
+if bundled && ! dry; then rm -rf "$B"; fi

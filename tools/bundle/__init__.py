@@ -1,0 +1,1 @@
+"""`make bundle`: an archive to provision from with no registry (tools/bundle/__main__.py)."""
