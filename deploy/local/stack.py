@@ -6,7 +6,11 @@ ready; `down [NAME ...]` stops; `kill NAME ...` SIGKILLs, as a crash would (faul
 KAFKA_BROKERS=3 runs a three-broker KRaft cluster (kafka-1, kafka-2, kafka-3) instead of the one
 broker (kafka), with its own Kafka log and database under var/cluster. STACK_INSTANCE=NAME runs
 another copy of the system beside the default one, in var/instances/NAME, every port moved up by
-STACK_PORT_OFFSET (default 100); without Prometheus, whose configuration names the default ports.
+STACK_PORT_OFFSET (default: 200 for test, 300 for bench, 100 for any other name); without
+Prometheus, whose configuration names the default ports. `destroy` stops such a copy and deletes
+its directory; `run -- COMMAND...` starts the copy, runs COMMAND told which copy it is, and then
+destroys it (unless KEEP=1, or it is the default copy), keeping COMMAND's exit status: what
+`make test` and `make bench` do.
 The commands here are the ones docker-compose.yml runs (tests/unit/test_compose.py checks that).
 """
 
@@ -14,6 +18,7 @@ import argparse
 import asyncio
 import base64
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -30,6 +35,10 @@ PY = str(ROOT / ".venv" / "bin" / "python")
 DEV_ENV = ROOT / "deploy" / "local" / "dev.env"
 KAFKA_LIBS = VAR / "kafka" / "libs"  # one copy of the broker's jars for every instance
 BROKER_COUNTS = (1, 3)
+STACK_CLI = ".venv/bin/python deploy/local/stack.py"
+# Where the copies `make test`, `make bench` and the fault suite's cluster run: apart from each other,
+# so a benchmark and a test run (or a kept copy) can be up at once. Any other copy: 100.
+PORT_OFFSETS = {"fault": 100, "test": 200, "bench": 300}
 
 
 @dataclass(frozen=True)
@@ -122,6 +131,14 @@ class Layout:
                 "TRAINING_PORT": str(self.port(8003)),
             }
         return env
+
+    def client_env(self) -> dict[str, str]:
+        """What a client of this copy is told (a test, a tool, a worker it starts of its own): where
+        its brokers and database are, not which ports its services listen on."""
+        return {k: v for k, v in self.service_env().items() if k.startswith("KAFKA_") or k in CLIENT_KEYS}
+
+
+CLIENT_KEYS = ("MONGO_URL", "SCORING_WORKER_DATADIR")
 
 
 def http_ok(url: str) -> Callable[[], bool]:
@@ -307,7 +324,7 @@ def layout_of(env: Mapping[str, str]) -> Layout:
     instance = env.get("STACK_INSTANCE", "")
     if instance and (not instance.replace("-", "").isalnum() or instance.startswith("-")):
         sys.exit(f"STACK_INSTANCE={instance!r}: letters, digits and dashes only")
-    offset = int(env.get("STACK_PORT_OFFSET") or (100 if instance else 0))
+    offset = int(env.get("STACK_PORT_OFFSET") or (PORT_OFFSETS.get(instance, 100) if instance else 0))
     home = Layout(instance).home
     running = _running_brokers(home)
     wanted = env.get("KAFKA_BROKERS")
@@ -481,6 +498,49 @@ class Stack:
         return self._signal_and_wait(names, signal.SIGKILL, timeout_s)
 
 
+def destroy(stack: Stack) -> None:
+    """Stop every process of a named copy and delete its directory (its data, logs, pid files)."""
+    home = stack.layout.home
+    if not stack.layout.instance or home.parent != VAR / "instances":
+        sys.exit("destroy removes a copy STACK_INSTANCE names; the default copy is only stopped (make down)")
+    for name in stack.stop(list(reversed([p.name for p in stack.processes]))):
+        print(f"  {name:15} stopped")
+    if home.exists():
+        shutil.rmtree(home, ignore_errors=True)
+        print(f"  removed {home.relative_to(ROOT)}")
+
+
+def run(stack: Stack, command: list[str], keep: bool) -> int:
+    """Start the copy, run `command` told which copy it is (STACK_INSTANCE, STACK_PORT_OFFSET, and its
+    brokers and database as the settings read them), then destroy the copy unless kept or the
+    default, whatever happened; `command`'s exit status."""
+    layout = stack.layout
+    env = {
+        **os.environ,
+        "STACK_INSTANCE": layout.instance,
+        "STACK_PORT_OFFSET": str(layout.port_offset),
+        **layout.client_env(),
+    }
+    # SIGTERM (a CI runner giving up) ends the run as Ctrl-C does: through the removal below.
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    where = f"STACK_INSTANCE={layout.instance}" if layout.instance else "the default copy"
+    status = 1
+    try:
+        print(f"on {where} (ports +{layout.port_offset}, {layout.home.relative_to(ROOT)}):")
+        stack.up([p.name for p in stack.processes])
+        sys.stdout.flush()  # these lines before the command's own, in a CI log too
+        returncode = subprocess.run(command, cwd=ROOT, env=env, check=False).returncode
+        status = 128 - returncode if returncode < 0 else returncode  # killed by a signal: 128 + its number
+    finally:
+        if layout.instance and not keep:
+            print(f"removing {where} (KEEP=1 keeps it):")
+            destroy(stack)
+        elif layout.instance:
+            print(f"kept {where}; remove it with: STACK_INSTANCE={layout.instance} {STACK_CLI} destroy")
+        signal.signal(signal.SIGTERM, previous)
+    return status
+
+
 def dev_issuer() -> None:
     """The dev sign-on issuer's key pair and JWKS under var/oidc/, made once (shared/dev_issuer.py):
     the services trust it through OIDC_* in dev.env, and `python -m shared.auth mint` signs with it."""
@@ -502,10 +562,21 @@ def leftovers() -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=["up", "down", "kill", "status", "infra", "leftovers"])
-    parser.add_argument("names", nargs="*", help="processes (see `status`); default: everything")
+    parser.add_argument(
+        "action", choices=["up", "down", "kill", "status", "infra", "leftovers", "destroy", "run"]
+    )
+    parser.add_argument(
+        "names", nargs="*", help="processes (see `status`); default: everything; run: -- COMMAND..."
+    )
     args = parser.parse_args()
     stack = Stack(layout_of(os.environ))
+    if args.action == "run":
+        if not args.names:
+            parser.error("run needs a command: stack.py run -- COMMAND...")
+        sys.exit(run(stack, args.names, keep=os.environ.get("KEEP", "") not in ("", "0")))
+    if args.action == "destroy":
+        destroy(stack)
+        return
     if unknown := set(args.names) - stack.by_name.keys():
         parser.error(
             f"unknown process(es): {', '.join(sorted(unknown))}; this copy runs {', '.join(stack.by_name)}"

@@ -1,11 +1,17 @@
 """deploy/local/stack.py's copies of the system: the default keeps one broker on the documented
 ports and tells the services nothing; KAFKA_BROKERS=3 and STACK_INSTANCE move what they must."""
 
+import shutil
+import sys
+import uuid
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
 from shared.settings import KafkaSettings
 from tests.conftest import load_stack
+from tools.instance import instance
 
 STACK = load_stack()
 
@@ -83,3 +89,59 @@ def test_kafka_settings_read_the_cluster_environment(monkeypatch: pytest.MonkeyP
 def test_min_isr_above_the_replication_factor_is_refused() -> None:
     with pytest.raises(ValidationError):
         KafkaSettings(replication_factor=1, min_insync_replicas=2)
+
+
+def test_the_test_bench_and_fault_copies_use_ports_apart() -> None:
+    urls = {}
+    for name in ("test", "bench", "fault"):
+        layout = STACK.layout_of({"STACK_INSTANCE": name})
+        urls[name] = {p.url for p in STACK.processes(layout)}
+    assert STACK.layout_of({"STACK_INSTANCE": "test"}).port_offset == 200
+    assert instance({"STACK_INSTANCE": "bench"}).urls["scoring"] == "http://127.0.0.1:8300"
+    assert STACK.layout_of({"STACK_INSTANCE": "test", "STACK_PORT_OFFSET": "500"}).port_offset == 500
+    default = {p.url for p in STACK.PROCESSES}
+    for a, b in [("test", "bench"), ("test", "fault"), ("bench", "fault")]:
+        assert not urls[a] & urls[b] and not urls[a] & default
+    assert instance({"STACK_INSTANCE": ""}) == instance({})  # empty: the default copy
+
+
+def test_a_client_of_a_copy_is_told_its_brokers_and_database_not_its_ports() -> None:
+    layout = STACK.layout_of({"STACK_INSTANCE": "test"})
+    assert layout.client_env() == {
+        "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9292",
+        "MONGO_URL": "mongodb://127.0.0.1:27217/",
+        "SCORING_WORKER_DATADIR": str(STACK.VAR / "instances" / "test" / "faust"),
+    }
+    assert STACK.Layout().client_env() == {}
+
+
+def test_destroy_refuses_the_default_copy() -> None:
+    with pytest.raises(SystemExit):
+        STACK.destroy(STACK.Stack(STACK.Layout()))
+
+
+def _run(monkeypatch: pytest.MonkeyPatch, code: str, keep: bool) -> tuple[int, Path]:
+    """stack.py run on a copy of its own with nothing to start; (status, the copy's home)."""
+    layout = STACK.layout_of({"STACK_INSTANCE": f"unit-{uuid.uuid4().hex[:8]}"})
+    stack = STACK.Stack(layout)
+    monkeypatch.setattr(stack, "up", lambda names: layout.run.mkdir(parents=True))  # as a start would
+    status = STACK.run(stack, [sys.executable, "-c", code], keep=keep)
+    return status, layout.home
+
+
+def test_run_keeps_the_commands_status_and_removes_the_copy_even_on_failure(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    told = "import os, sys; sys.exit(3 if os.environ['KAFKA_BOOTSTRAP_SERVERS'].endswith(':9192') else 4)"
+    status, home = _run(monkeypatch, told, keep=False)
+    assert status == 3 and not home.exists()
+    status, home = _run(monkeypatch, "import os, signal; os.kill(os.getpid(), signal.SIGKILL)", keep=False)
+    assert status == 128 + 9 and not home.exists()
+
+
+def test_run_with_keep_leaves_the_copy(monkeypatch: pytest.MonkeyPatch) -> None:
+    status, home = _run(monkeypatch, "pass", keep=True)
+    try:
+        assert status == 0 and home.is_dir()
+    finally:
+        shutil.rmtree(home)
