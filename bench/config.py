@@ -6,14 +6,21 @@ from pathlib import Path
 
 from shared.contracts import TOPICS
 from tools.demo.target import dev_env
+from tools.instance import instance
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "var" / "bench"
 KAFKA_LIBS = ROOT / "var" / "kafka" / "libs"
-BOOTSTRAP = "127.0.0.1:9092"
+# The copy STACK_INSTANCE names: `make bench` runs one of its own ("bench"); unset: the default copy.
+INSTANCE = instance()
+os.environ.update(INSTANCE.client_env)  # the processes it starts (the rescore) use that copy too
+BOOTSTRAP = INSTANCE.bootstrap_servers
 EVENT_TOPICS = [t.name for t in TOPICS.values()]
 BENCH_TOPIC = "bench.produce.v1"  # Java and bare-producer writes: never the event topics
-API, INTAKE = "http://127.0.0.1:8000", {"volunteer": 8001, "liaison": 8002, "training": 8003}
+API = INSTANCE.urls["scoring"]
+INTAKE = {
+    s: INSTANCE.port(port) for s, port in {"volunteer": 8001, "liaison": 8002, "training": 8003}.items()
+}
 RESOURCES = {"volunteer": "deployments", "liaison": "contacts", "training": "completions"}
 
 

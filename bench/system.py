@@ -5,7 +5,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.config import ROOT
+from bench.config import INSTANCE, ROOT
 
 STACK = ROOT / "deploy" / "local" / "stack.py"
 
@@ -23,9 +23,9 @@ def stack(action: str, *names: str) -> None:
 
 
 def pid_of(name: str) -> int | None:
-    """The pid in var/run/<name>.pid if that process is alive."""
+    """The pid in the copy's <run>/<name>.pid (var/run/ for the default copy) if that process is alive."""
     try:
-        pid = int((ROOT / "var" / "run" / f"{name}.pid").read_text())
+        pid = int((INSTANCE.run / f"{name}.pid").read_text())
     except (OSError, ValueError):
         return None
     return pid if Path(f"/proc/{pid}").exists() else None

@@ -1,45 +1,31 @@
 """Fixtures every test layer shares: demo tokens, the system's URLs, random ids, polling."""
 
 import asyncio
-import importlib.util
-import sys
+import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from types import ModuleType
 from typing import TypeVar
 
 import pytest
 
 from tools.demo.target import dev_env as read_dev_env
+from tools.instance import instance
+from tools.instance import load_stack as load_stack  # for tests of deploy/local/stack.py itself
 
 ROOT = Path(__file__).resolve().parents[1]
 T = TypeVar("T")
 
 
-def load_stack() -> ModuleType:
-    """deploy/local/stack.py as a module (deploy/ is not a package); importing it only defines things."""
-    name = "deploy_local_stack"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "deploy" / "local" / "stack.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the file executes
-    spec.loader.exec_module(module)
-    return module
-
-
-# The running system's URLs, from the one table that starts it.
-_BY_NAME = load_stack().BY_NAME
-URLS = {
-    "scoring": _BY_NAME["scoring-api"].url,
-    "volunteer": _BY_NAME["volunteer"].url,
-    "liaison": _BY_NAME["liaison"].url,
-    "training": _BY_NAME["training"].url,
-    "worker": _BY_NAME["scoring-worker"].url,
-}
+# The copy of the system the tests run against: STACK_INSTANCE names it (`make test` runs a copy of
+# its own, "test"; unset or empty: the default copy `make up` runs). Its URLs come from the one
+# table that starts it; processes the tests start (workers, tools) inherit its broker and database.
+INSTANCE = instance()
+os.environ.update(INSTANCE.client_env)
+URLS = INSTANCE.urls
+BOOTSTRAP = INSTANCE.bootstrap_servers
+MONGO_URL = INSTANCE.mongo_url
 
 
 def dev_env() -> dict[str, str]:

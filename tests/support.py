@@ -27,9 +27,9 @@ from services.scoring.rulebooks import load_rulebook
 from services.scoring.score_feed import feed_topic
 from shared.kafka import BrokerUnavailable, partitions_of
 from shared.settings import KafkaSettings
-from tests.conftest import ROOT, URLS, dev_env, new_id
+from tests.conftest import BOOTSTRAP, INSTANCE, MONGO_URL, ROOT, URLS, dev_env, new_id
 
-LOG_DIR = ROOT / "var" / "log" / "tests"
+LOG_DIR = INSTANCE.log / "tests"  # beside the logs of the copy the tests run against
 
 
 def start_worker(app_id: str, database: str, port: int, **env_extra: str) -> subprocess.Popen:
@@ -76,7 +76,7 @@ def drop_topics(names: list[str]) -> None:
     """Delete topics a test made (from sync code too: in a thread with a loop of its own)."""
 
     async def drop() -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers="127.0.0.1:9092")
+        admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
         await admin.start()
         try:
             existing = set(await admin.list_topics())
@@ -103,13 +103,13 @@ def stack_app_id() -> str:
 async def recompute(database: str, rulebook_path: Path | None = None) -> None:
     """Rebuild scores from the whole Kafka log into `database` (generation 2), as `make rescore` does,
     under a consumer-group name of its own so the running system is untouched."""
-    client = AsyncMongoClient("mongodb://127.0.0.1:27017/", tz_aware=True)
+    client = AsyncMongoClient(MONGO_URL, tz_aware=True)
     try:
         rulebook = load_rulebook(rulebook_path) if rulebook_path else load_rulebook()
         await rescore(
             KafkaSettings(),
             client[database],
-            "mongodb://127.0.0.1:27017/",
+            MONGO_URL,
             rulebook,
             new_id("recompute"),
             lambda _: None,
@@ -146,7 +146,7 @@ async def poll_partitions(topic: str, deadline_s: float = 30) -> list:
 async def feed_view(database: str, generation: int) -> ScoreView:
     """The score view an API of `database` builds: the whole score feed, read to its end."""
     topic = feed_topic(database)
-    consumer = AIOKafkaConsumer(bootstrap_servers="127.0.0.1:9092", enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, enable_auto_commit=False)
     await consumer.start()
     try:
         tps = await poll_partitions(topic)

@@ -19,7 +19,7 @@ from services.scoring.fault_injection import ERRORS, STAGES
 from services.scoring.generations import MongoGenerations
 from services.scoring.score_feed import feed_topic
 from shared.contracts import EVENT_TYPES, TOPICS, Stream, build_event, type_for
-from tests.conftest import URLS, new_id
+from tests.conftest import BOOTSTRAP, MONGO_URL, URLS, new_id
 from tests.fault.driver import Driver
 from tests.fault.outage import stack
 from tests.fault.pipeline import stack_group, stack_scoring
@@ -98,7 +98,7 @@ def envelope(service: str, body: dict) -> bytes:
 
 async def add_partition(topic: str) -> int:
     """Add one partition to a live input topic; return the new count."""
-    admin = AIOKafkaAdminClient(bootstrap_servers="127.0.0.1:9092")
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
     await admin.start()
     try:
         described = await admin.describe_topics([topic])
@@ -115,7 +115,7 @@ async def test_h_any_partitioner_and_added_partitions(tokens, summary: Summary):
     async with stack_scoring() as scoring:
 
         async def fault(driver: Driver) -> float:
-            producer = AIOKafkaProducer(bootstrap_servers="127.0.0.1:9092", enable_idempotence=True)
+            producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, enable_idempotence=True)
             await producer.start()
             sent = 0
             try:
@@ -153,7 +153,7 @@ async def assert_rescore_agrees(workload: Workload) -> None:
         live = await scored(stack_db, list(workload.branches), await live_generation(stack_db))
         again = await scored(database, list(workload.branches), generation=2)
     finally:
-        client: AsyncMongoClient = AsyncMongoClient("mongodb://127.0.0.1:27017/")
+        client: AsyncMongoClient = AsyncMongoClient(MONGO_URL)
         await client.drop_database(database)
         await client.close()
         await asyncio.to_thread(drop_topics, [feed_topic(database)])
@@ -161,7 +161,7 @@ async def assert_rescore_agrees(workload: Workload) -> None:
 
 
 async def live_generation(database: str) -> int:
-    client: AsyncMongoClient = AsyncMongoClient("mongodb://127.0.0.1:27017/")
+    client: AsyncMongoClient = AsyncMongoClient(MONGO_URL)
     try:
         return (await MongoGenerations(client[database]).active()).number
     finally:

@@ -11,7 +11,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from shared.contracts import DEAD_LETTER, TOPICS, Stream
-from tests.conftest import URLS
+from tests.conftest import BOOTSTRAP, URLS
 from tests.fault.driver import Driver
 from tests.fault.pipeline import stack_scoring
 from tests.fault.scenario import check, run
@@ -68,7 +68,7 @@ async def test_e_duplicate_and_void_burst(tokens, summary: Summary):
 
 async def dead_letter_consumer() -> AIOKafkaConsumer:
     """A consumer of the dead-letter topic positioned at its end (only what follows is read)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers="127.0.0.1:9092", enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, enable_auto_commit=False)
     await consumer.start()
     partitions = consumer.partitions_for_topic(DEAD_LETTER.name) or set(range(6))
     tps = [TopicPartition(DEAD_LETTER.name, p) for p in partitions]
@@ -95,7 +95,7 @@ async def dead_lettered(
 
 async def write_poison(workload: Workload) -> set[str]:
     """Six kinds of contract breach per topic, each naming one of the scenario's branches."""
-    producer = AIOKafkaProducer(bootstrap_servers="127.0.0.1:9092", enable_idempotence=True)
+    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, enable_idempotence=True)
     await producer.start()
     markers = set()
     try:

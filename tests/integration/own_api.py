@@ -25,10 +25,10 @@ from services.scoring.core.summary import LedgerSummary
 from services.scoring.score_feed import SCORE_FEED_CONFIG, encode, feed_key, feed_topic
 from shared.kafka import ensure_topics
 from shared.settings import KafkaSettings
-from tests.conftest import ROOT, dev_env, new_id
+from tests.conftest import BOOTSTRAP, MONGO_URL, ROOT, dev_env, new_id
 from tests.support import LOG_DIR, drop_topics
 
-MONGO = "mongodb://127.0.0.1:27017/"
+MONGO = MONGO_URL
 
 
 @dataclass
@@ -71,7 +71,7 @@ def summary(
 
 async def publish(database: str, generation: int, summaries: list[dict[str, Any]]) -> None:
     """Put summaries on `database`'s score feed, as a worker of that generation would."""
-    producer = AIOKafkaProducer(bootstrap_servers="127.0.0.1:9092", linger_ms=20, max_request_size=8 << 20)
+    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, linger_ms=20, max_request_size=8 << 20)
     await producer.start()
     try:
         sent = [

@@ -21,14 +21,13 @@ from pymongo import MongoClient
 
 from services.scoring.score_feed import feed_topic
 from shared.contracts import DEAD_LETTER, TOPICS
-from tests.conftest import ROOT, URLS, dev_env, new_id, poll
+from tests.conftest import BOOTSTRAP, MONGO_URL, ROOT, URLS, dev_env, new_id, poll
 from tests.support import LOG_DIR, completion, contact, drop_topics, post_batch
 from tools.backup.archive import raw_documents, read_manifest, records
 
 CST = timezone(timedelta(hours=8))
 JULY = datetime(2024, 7, 8, 10, tzinfo=CST)
 SCORING = URLS["scoring"]
-BOOTSTRAP = "127.0.0.1:9092"
 
 
 def backup_tool(*args: str) -> str:
@@ -151,7 +150,7 @@ async def test_a_backup_restored_elsewhere_holds_the_same_and_answers_the_same(t
         backup_tool("restore", str(archive), "--database", database, "--prefix", prefix)
 
         # The documents, each as it was.
-        with MongoClient("mongodb://127.0.0.1:27017/") as mongo, tarfile.open(archive, "r:gz") as tar:
+        with MongoClient(MONGO_URL) as mongo, tarfile.open(archive, "r:gz") as tar:
             for name, entry in manifest["mongo"]["collections"].items():
                 archived = by_id(bytes(doc.raw) for doc in raw_documents(tar, name))
                 batches = mongo[database].get_collection(name).find_raw_batches()
@@ -191,7 +190,7 @@ async def test_a_backup_restored_elsewhere_holds_the_same_and_answers_the_same(t
         if api is not None:
             os.killpg(api.pid, signal.SIGKILL)
             api.wait()
-        with MongoClient("mongodb://127.0.0.1:27017/") as mongo:
+        with MongoClient(MONGO_URL) as mongo:
             mongo.drop_database(database)
         drop_topics([prefix + t for t in manifest["kafka"]["topics"]] + [feed_topic(database)])
 

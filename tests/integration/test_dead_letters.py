@@ -8,7 +8,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from shared.contracts import DEAD_LETTER, TOPICS, Stream
-from tests.conftest import URLS, new_id, poll
+from tests.conftest import BOOTSTRAP, URLS, new_id, poll
 
 
 def envelope(stream: Stream, branch: str, marker: str, **over) -> dict:
@@ -113,8 +113,8 @@ async def kinds_counted(tokens: dict, branch: str, expected: int, **params: str)
 
 async def test_poison_goes_to_dead_letters_and_good_records_flow(tokens):
     branch = new_id("b")
-    consumer = AIOKafkaConsumer(bootstrap_servers="127.0.0.1:9092", enable_auto_commit=False)
-    producer = AIOKafkaProducer(bootstrap_servers="127.0.0.1:9092", enable_idempotence=True)
+    consumer = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, enable_auto_commit=False)
+    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, enable_idempotence=True)
     await consumer.start()
     await producer.start()
     try:
@@ -163,8 +163,8 @@ async def test_a_record_too_large_to_dead_letter_whole_goes_truncated_and_nothin
     branch, stream = new_id("b"), Stream.LIAISON
     marker = new_id("huge")
     huge = (marker + " ").encode() + b"x" * 1_040_000  # not JSON: refused by the router
-    consumer = AIOKafkaConsumer(bootstrap_servers="127.0.0.1:9092", enable_auto_commit=False)
-    producer = AIOKafkaProducer(bootstrap_servers="127.0.0.1:9092", enable_idempotence=True)
+    consumer = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, enable_auto_commit=False)
+    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, enable_idempotence=True)
     await consumer.start()
     await producer.start()
     try:

@@ -16,11 +16,10 @@ from services.volunteer.app import SPEC as VOLUNTEER
 from services.volunteer.app import VolunteerSettings
 from shared.auth import AuthSettings, TokenEntry, token_hash
 from shared.intake.app import create_app as create_intake_app
-from tests.conftest import URLS, new_id, poll
+from tests.conftest import BOOTSTRAP, URLS, new_id, poll
 from tests.support import deployment
 
 CST = timezone(timedelta(hours=8))
-BOOTSTRAP = "127.0.0.1:9092"
 
 
 class Tail:

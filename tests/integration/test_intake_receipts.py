@@ -10,13 +10,13 @@ from bson.errors import InvalidDocument
 from pymongo import AsyncMongoClient
 
 from shared.intake.receipts import MemoryReceiptStore, MongoReceiptStore, Receipt, ReceiptStore
-from tests.conftest import new_id
+from tests.conftest import MONGO_URL, new_id
 
 AT = datetime(2024, 5, 20, 1, 30, tzinfo=UTC)
 
 
 async def mongo_store():
-    client: AsyncMongoClient = AsyncMongoClient("mongodb://127.0.0.1:27017/", tz_aware=True)
+    client: AsyncMongoClient = AsyncMongoClient(MONGO_URL, tz_aware=True)
     name = new_id("test_receipts").replace("-", "_")
     try:
         yield MongoReceiptStore(client[name]["intake_receipts"], client[name]["intake_published"])

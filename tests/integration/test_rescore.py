@@ -10,7 +10,7 @@ from pymongo import AsyncMongoClient
 
 from services.scoring.generations import MongoGenerations
 from services.scoring.rulebooks import DEFAULT_RULEBOOK
-from tests.conftest import new_id, poll
+from tests.conftest import MONGO_URL, new_id, poll
 from tests.support import contact, feed_view, post_batch, recompute, scored, start_group_at_end, workers
 
 CST = timezone(timedelta(hours=8))
@@ -36,7 +36,7 @@ async def test_rescore_under_new_rulebook_equals_live_scoring_under_it(tokens, t
     async with httpx.AsyncClient(timeout=30) as client:
         visits = [contact(b, at + timedelta(hours=i), member_id=f"m{i}") for b in branches for i in range(4)]
         assert len(await post_batch(client, "liaison", tokens["writer"], visits)) == 12
-    mongo = AsyncMongoClient("mongodb://127.0.0.1:27017/", tz_aware=True)
+    mongo = AsyncMongoClient(MONGO_URL, tz_aware=True)
     try:
         with workers(group, live_db, [8031], SCORING_WORKER_RULEBOOK=str(rulebook)):
 

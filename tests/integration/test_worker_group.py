@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import httpx
 from pymongo import AsyncMongoClient
 
-from tests.conftest import new_id, poll
+from tests.conftest import MONGO_URL, new_id, poll
 from tests.support import deployment, metric, post_deployments, scored, start_group_at_end, workers
 
 CST = timezone(timedelta(hours=8))
@@ -34,7 +34,7 @@ async def test_partitions_move_to_the_surviving_worker_and_nothing_counts_twice(
     group, database = new_id("test-group"), new_id("test_db").replace("-", "_")
     branches = [new_id("b") for _ in range(24)]  # spread over all six partitions
     at = datetime(2024, 7, 1, 10, tzinfo=CST)
-    mongo = AsyncMongoClient("mongodb://127.0.0.1:27017/", tz_aware=True)
+    mongo = AsyncMongoClient(MONGO_URL, tz_aware=True)
     db = mongo[database]
     try:
         await start_group_at_end(group)

@@ -7,10 +7,10 @@ import uuid
 import httpx
 import pytest
 
-from tests.conftest import ROOT, URLS
+from tests.conftest import INSTANCE, ROOT, URLS
 from tests.security.live import SERVICES, bearer
 
-LOGS = sorted((ROOT / "var" / "log").glob("**/*.log"))
+LOGS = sorted(INSTANCE.log.glob("**/*.log"))  # the logs of the copy the tests run against
 MONGO_CREDENTIALS = re.compile(r"mongodb(\+srv)?://[^\s/@:]+:[^\s/@]*@")
 # Kafka logs its whole configuration at start; a password key there is harmless while its value is
 # null or masked. Any other line that says password is a finding.
@@ -39,7 +39,7 @@ def secrets(tokens) -> list[str]:
 
 
 def test_logs_hold_no_token_password_or_credentials(secrets):
-    assert LOGS, "no logs under var/log: is the system running from this checkout?"
+    assert LOGS, f"no logs under {INSTANCE.log}: is the system running from this checkout?"
     for log in LOGS:
         assert findings(log.read_text(errors="replace"), secrets) == [], log.relative_to(ROOT)
 

@@ -65,10 +65,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     commands = parser.add_subparsers(dest="command", required=True)
     loader = commands.add_parser("load", help="load the demo year into a running system (idempotent)")
     loader.add_argument(
-        "--base-url", default="http://127.0.0.1", help="host of the services (ports 8000-8003)"
+        "--base-url",
+        default="http://127.0.0.1",
+        help="host of the services (ports 8000-8003, moved up for a STACK_INSTANCE copy)",
     )
     loader.add_argument(
-        "--mongo-url", default=None, help="default: MONGO_URL, else mongodb://127.0.0.1:27017/"
+        "--mongo-url", default=None, help="default: MONGO_URL, else the local server (27017, or the copy's)"
     )
     loader.add_argument("--parallel", type=int, default=4, help="batches in flight at once")
     loader.add_argument("--force", action="store_true", help="load even if the marker says it is loaded")

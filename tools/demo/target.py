@@ -5,9 +5,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from tools.instance import instance
+
 ROOT = Path(__file__).resolve().parents[2]
 DEV_ENV = ROOT / "deploy" / "local" / "dev.env"
-# The ports of deploy/local/stack.py and docker-compose.yml.
+# The ports of deploy/local/stack.py and docker-compose.yml (a STACK_INSTANCE copy moves them up).
 PORTS = {"scoring": 8000, "volunteer": 8001, "liaison": 8002, "training": 8003}
 RESOURCES = {"volunteer": "deployments", "liaison": "contacts", "training": "completions"}
 
@@ -31,10 +33,11 @@ class Target:
     admin_token: str
     mongo_url: str
     database: str
+    port_offset: int = 0
 
     def url(self, service: str) -> str:
         parts = urlsplit(self.base_url)
-        return f"{parts.scheme}://{parts.hostname}:{PORTS[service]}"
+        return f"{parts.scheme}://{parts.hostname}:{PORTS[service] + self.port_offset}"
 
     def batch_url(self, stream: str) -> str:
         return f"{self.url(stream)}/v1/{RESOURCES[stream]}:batch"
@@ -44,13 +47,16 @@ class Target:
 
 
 def target(base_url: str, mongo_url: str | None = None, database: str | None = None) -> Target:
-    """The target at `base_url`; tokens from the environment, else deploy/local/dev.env; MongoDB from
-    MONGO_URL and MONGO_DATABASE (as the services read them), else the local defaults."""
+    """The target at `base_url` on the ports of the copy STACK_INSTANCE names (the default copy's
+    when unset); tokens from the environment, else deploy/local/dev.env; MongoDB from MONGO_URL and
+    MONGO_DATABASE (as the services read them), else that copy's server."""
     env = {**dev_env(), **os.environ}
+    copy = instance()
     return Target(
         base_url=base_url,
         writer_token=env["DEV_WRITER_TOKEN"],
         admin_token=env["DEV_ADMIN_TOKEN"],
-        mongo_url=mongo_url or env.get("MONGO_URL", "mongodb://127.0.0.1:27017/"),
+        mongo_url=mongo_url or env.get("MONGO_URL", copy.mongo_url),
         database=database or env.get("MONGO_DATABASE", "partybuilding"),
+        port_offset=copy.port_offset,
     )
