@@ -2,8 +2,15 @@
 PY := .venv/bin/python
 STACK := $(PY) deploy/local/stack.py
 
-.PHONY: up demo down status provision test test-unit test-integration test-e2e test-fault lint bench rescore \
-	backup restore
+.PHONY: up demo down status provision test suite test-unit test-integration test-e2e test-fault lint bench \
+	rescore backup restore
+
+# `make test` and `make bench` run on copies of the system of their own, so what `make up` runs keeps its
+# data, topics, groups and board as they were: STACK_INSTANCE names the copy (`make test STACK_INSTANCE=`
+# runs on the default one, which is never removed). `stack.py run` starts the copy, runs the command on
+# it and removes it afterwards (stopped, var/instances/NAME deleted; also on failure) unless KEEP=1.
+test test-integration test-e2e test-fault: export STACK_INSTANCE ?= test
+bench: export STACK_INSTANCE ?= bench
 
 up: provision  ## provision what is missing, start everything, wait until ready, load the demo year
 	@$(STACK) up
@@ -26,8 +33,11 @@ provision:  ## BUNDLE=path (make up BUNDLE=..., make test BUNDLE=...): from an o
 bundle: provision  ## var/bundle/court-bundle-....tar: all `make up BUNDLE=` needs on a machine with no registry
 	$(PY) -m tools.bundle create
 
-test: provision lint  ## the whole suite against the running system (started if needed)
-	@$(STACK) up
+test: provision lint  ## the whole suite on a copy of its own (STACK_INSTANCE=test), removed afterwards unless KEEP=1
+	@# `make`, not $$(MAKE): a dry run (make -n test) would run this line, and so start a copy.
+	@$(STACK) run -- make --no-print-directory suite
+
+suite:  ## the whole suite against the running copy STACK_INSTANCE names (make test runs it on a fresh copy)
 	$(PY) -m pytest -q tests --ignore=tests/demo
 	@# The demo year last: its ~45,000 records would queue ahead of every test's records.
 	@$(PY) -m tools.demo load
@@ -43,21 +53,20 @@ restore:  ## make restore ARCHIVE=var/backups/backup-....tar.gz, into a stack wi
 	@test -n "$(ARCHIVE)" || { echo "usage: make restore ARCHIVE=var/backups/backup-....tar.gz" >&2; exit 2; }
 	$(PY) -m tools.backup restore "$(ARCHIVE)"
 
-bench: provision  ## the benchmarks (not part of test): table and var/bench/results.json; see README
-	@$(STACK) up
-	$(PY) -m bench
+bench: provision  ## the benchmarks (not part of test) on a copy of their own (STACK_INSTANCE=bench); see README
+	@$(STACK) run -- $(PY) -m bench
 
 test-unit: provision
 	$(PY) -m pytest -q tests/unit
 
-test-integration: up
-	$(PY) -m pytest -q tests/integration
+test-integration: provision  ## one layer on the test copy, as make test (KEEP=1 keeps it for the next)
+	@$(STACK) run -- $(PY) -m pytest -q tests/integration
 
-test-e2e: up
-	$(PY) -m pytest -q tests/e2e
+test-e2e: provision
+	@$(STACK) run -- $(PY) -m pytest -q tests/e2e
 
-test-fault: up
-	$(PY) -m pytest -q tests/fault
+test-fault: provision
+	@$(STACK) run -- $(PY) -m pytest -q tests/fault
 
 lint: provision
 	$(PY) -m ruff check .
