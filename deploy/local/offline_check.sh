@@ -8,7 +8,8 @@
 # The cut: a network namespace of its own (`unshare -rn`: only a loopback, which is also why the
 # clone's stack can use the default ports beside a running one). Where the machine allows no
 # namespace, every source is pointed at an unreachable address, the clone runs on ports moved up by
-# 300 (STACK_INSTANCE=offline), and strace records every connect(): anything but loopback fails it.
+# 400 (STACK_INSTANCE=offline; make test and make bench use 200 and 300), and strace records every
+# connect(): anything but loopback fails it.
 # The clone is made from the committed HEAD, which must be the commit the bundle was made for.
 # Also checked, with the network still cut: the bundle's Debian repository alone resolves what
 # provisioning installs for a machine with no package installed (apt-get --simulate, empty dpkg status).
@@ -117,7 +118,7 @@ else
   nowhere=http://127.0.0.1:9
   UV_DEFAULT_INDEX=$nowhere/simple MAVEN_MIRROR=$nowhere/maven2 GOPROXY=$nowhere APT_MIRROR=$nowhere/debian \
     http_proxy=$nowhere https_proxy=$nowhere HTTP_PROXY=$nowhere HTTPS_PROXY=$nowhere \
-    STACK_INSTANCE=offline STACK_PORT_OFFSET=300 OFFLINE_MODE=traced \
+    STACK_INSTANCE=offline STACK_PORT_OFFSET=400 OFFLINE_MODE=traced \
     strace -f -qq --seccomp-bpf -e trace=connect -o "$WORK/connect.log" bash "$0" --inside "$WORK" "$BUNDLE"
   outside=$(grep -E 'sa_family=AF_INET6?' "$WORK/connect.log" \
     | grep -vE 'inet_addr\("127\.0\.0\.1"\)|inet_pton\(AF_INET6, "::1"' || true)

@@ -5,7 +5,7 @@
 # Downloads land in user-level caches (~/.cache/pip and uv, ~/.m2, Go's module and build caches),
 # so a fresh clone on the same machine provisions in seconds; a new machine pays once.
 #
-# Internal mirrors (an isolated network, README "Deploying on an isolated network"), one setting each:
+# Internal mirrors (README "Deploying on an isolated court network"), one setting each:
 #   UV_DEFAULT_INDEX  the Python package index (uv, and pip for uv itself)
 #   MAVEN_MIRROR      the Maven repository for Kafka's jars (mirrors every repository)
 #   GOPROXY           the Go module proxy for FerretDB (with GOSUMDB, GONOSUMDB, GOFLAGS if set)
