@@ -33,7 +33,7 @@ from services.scoring.store import (
     ScoredLedger,
     ScoreStore,
     StoredLedger,
-    encode_ledger,
+    encode_months,
 )
 from shared.contracts import (
     DEFAULT_TIME_WINDOW,
@@ -258,9 +258,14 @@ class Scorer:
             )
         return scored, (feed_key(self._generation, key.id), value)
 
-    def _document(self, scored: ScoredLedger) -> RawBSONDocument:
-        """The ledger's document; LedgerRefused when it is over the limit or cannot be encoded."""
-        return encode_ledger(scored, self._limits.document_bytes)
+    def _documents(
+        self, scored: ScoredLedger, base: StoredLedger, records: list[_Record]
+    ) -> tuple[list[RawBSONDocument], RawBSONDocument]:
+        """The documents of the months the records changed (every month, if the ledger is stored
+        as one document still) and the ledger's head; LedgerRefused when one is over the limit or
+        cannot be encoded."""
+        months = None if base.whole else {r.decoded.item.month[5:7] for r in records}
+        return encode_months(scored, months, self._limits.document_bytes)
 
     async def _reject(self, d: Delivery, err: BaseException, stage: str) -> None:
         metrics.REJECTED.labels(stage, type(err).__name__).inc()
@@ -335,14 +340,17 @@ class Scorer:
         started = time.perf_counter()
         try:
             # Encoded here, once per flush however many batches changed the ledger meanwhile.
-            docs, refused = [], {}
+            months, heads, refused = [], [], {}
             for key, u in owed.items():
                 try:
-                    docs.append(self._document(u.scored))
+                    docs, head = self._documents(u.scored, u.base, u.records)
                 except LedgerRefused:
                     refused[key] = u
+                    continue
+                months += docs
+                heads.append(head)
             try:
-                await self._store.save(docs, fence)
+                await self._store.save(months + heads, fence)  # heads last: see encode_months
             except LedgerRefused:
                 refused = owed
             if refused:
@@ -386,7 +394,9 @@ class Scorer:
         the records it refuses."""
         for w in works:
             try:
-                await self._store.save([self._document(w.scored)] if w.scored is not None else [], fence)
+                if w.scored is not None:
+                    docs, head = self._documents(w.scored, w.base, w.records)
+                    await self._store.save([*docs, head], fence)
                 continue
             except LedgerRefused:
                 pass
@@ -396,7 +406,8 @@ class Scorer:
                 try:
                     folded = self._fold(w, [r])
                     if folded.encoded is not None:
-                        await self._store.save([self._document(folded.encoded[0])], fence)
+                        docs, head = self._documents(folded.encoded[0], w.base, [r])
+                        await self._store.save([*docs, head], fence)
                     self._take(w, folded, outcomes, rejects)
                 except (LedgerRefused, LedgerUnstorable) as err:
                     rejects.append((r.delivery, err, "store"))

@@ -1,6 +1,8 @@
 """MongoDB adapter for ledgers and their scores, written only by the owner of their partition."""
 
 import asyncio
+from collections import defaultdict
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, fields
 from datetime import datetime
 from functools import cached_property
@@ -41,6 +43,9 @@ class StoredLedger:
     ledger: Ledger
     offset: int  # the last applied offset of the partition that feeds this ledger
     last_event_time: datetime | None = None  # acceptance time of the newest record applied
+    # Stored as one document holding every fact (as a rescore writes it): the first write of live
+    # scoring then writes every month, not only the ones it changed.
+    whole: bool = False
 
 
 @dataclass(frozen=True)
@@ -97,22 +102,49 @@ class ScoreStore(Protocol):
     async def save(self, docs: list[RawBSONDocument], fence: Fence | None = None) -> None: ...
 
 
-def encode_ledger(scored: ScoredLedger, max_bytes: int) -> RawBSONDocument:
-    """The ledger's document, encoded once (the size check and the write share it); LedgerRefused
-    when it would exceed `max_bytes` or holds what BSON cannot carry."""
+def _encoded(key: LedgerKey, doc: dict[str, Any], max_bytes: int) -> RawBSONDocument:
+    """One document, encoded once (the size check and the write share it); LedgerRefused when it
+    would exceed `max_bytes` or holds what BSON cannot carry."""
     try:
-        raw = bson.encode(ledger_doc(scored))
+        raw = bson.encode(doc)
     except (BSONError, OverflowError, ValueError) as err:
-        raise LedgerRefused(f"ledger {scored.key.id} cannot be stored: {type(err).__name__}: {err}") from err
+        raise LedgerRefused(f"ledger {key.id} cannot be stored: {type(err).__name__}: {err}") from err
     if len(raw) > max_bytes:
-        raise LedgerRefused(f"ledger {scored.key.id} would be {len(raw)} bytes, over {max_bytes}")
+        raise LedgerRefused(f"ledger {key.id} would be {len(raw)} bytes, over {max_bytes}")
     return RawBSONDocument(raw)
 
 
-def ledger_doc(scored: ScoredLedger) -> dict[str, Any]:
-    """The stored document: the facts, and each period's points (the breakdown is in the feed:
-    FerretDB's cost of a write grows with the document, and every batch rewrites its ledgers)."""
-    ledger, summary = scored.stored.ledger, scored.summary
+def encode_ledger(scored: ScoredLedger, max_bytes: int) -> RawBSONDocument:
+    """The ledger as one document holding every fact: what a rescore writes, once per ledger."""
+    doc = _head(scored)
+    doc["facts"] = _columns(scored.stored.ledger.facts.values())
+    return _encoded(scored.key, doc, max_bytes)
+
+
+def encode_months(
+    scored: ScoredLedger, months: Collection[str] | None, max_bytes: int
+) -> tuple[list[RawBSONDocument], RawBSONDocument]:
+    """The ledger as live scoring writes it: the documents of the given months ("01".."12"; None:
+    every month it holds), each holding that month's facts, and its head (offset, points, the
+    months it holds). A batch rewrites the months it changed, not the year: FerretDB's cost of
+    a write grows with the document. Written months first, heads after: a head never names
+    facts that are not stored, and facts stored past the head's offset are folded again."""
+    key, by_month = scored.key, defaultdict(list)
+    for f in scored.stored.ledger.facts.values():
+        by_month[f.month[5:7]].append(f)
+    docs = [
+        _encoded(key, {"_id": f"{key.id}|{mm}", "facts": _columns(by_month.get(mm, []))}, max_bytes)
+        for mm in sorted(by_month if months is None else months)
+    ]
+    head = _head(scored)
+    head["months"] = sorted(by_month)
+    return docs, _encoded(key, head, max_bytes)
+
+
+def _head(scored: ScoredLedger) -> dict[str, Any]:
+    """Everything of a ledger but its facts, and each period's points (the breakdown is in the
+    feed)."""
+    summary = scored.summary
     return {
         "_id": summary.id,
         "branch_id": summary.branch_id,
@@ -122,15 +154,27 @@ def ledger_doc(scored: ScoredLedger) -> dict[str, Any]:
         "rulebook_version": summary.rulebook_version,
         "last_event_time": summary.last_event_time,
         "points": {p: score.points for p, score in summary.scores.items()},
-        # Facts as columns (one array per field): the ledger is read and written whole, and
-        # FerretDB stores neither nested arrays nor many small documents cheaply.
-        "facts": {name: [getattr(f, name) for f in ledger.facts.values()] for name in FACT_FIELDS},
-        "voided": sorted(ledger.voided),
+        "voided": sorted(scored.stored.ledger.voided),
     }
 
 
+def _columns(facts: Iterable[Fact]) -> dict[str, list]:
+    # Facts as columns (one array per field): FerretDB stores neither nested arrays nor many
+    # small documents cheaply.
+    facts = list(facts)
+    return {name: [getattr(f, name) for f in facts] for name in FACT_FIELDS}
+
+
+def _facts(columns: dict[str, list]) -> dict[str, Fact]:
+    n = len(columns["event_id"])
+    # A column added since the document was written takes its field's default.
+    values = (columns.get(f.name, [f.default] * n) for f in fields(Fact))
+    return {f.event_id: f for f in map(Fact, *values)}
+
+
 class MongoScoreStore:
-    """One document per ledger: its facts, its offset and every period score derived from them.
+    """A head document per ledger (its offset and every period's points) and a document per month
+    of its facts; or one document holding both, as a rescore writes it.
 
     Absolute values, never increments: a document says what the ledger held at its offset. The
     offset is the version guard, checked by the one writer (the Scorer) against the stored ledger
@@ -149,11 +193,19 @@ class MongoScoreStore:
         doc = await self._ledgers.find_one({"_id": key.id}, {"points": 0})
         if doc is None:
             return None
-        columns, n = doc["facts"], len(doc["facts"]["event_id"])
-        # A column added since the document was written takes its field's default.
-        values = (columns.get(f.name, [f.default] * n) for f in fields(Fact))
-        facts = {f.event_id: f for f in map(Fact, *values)}
-        return StoredLedger(Ledger(facts, set(doc["voided"])), doc["offset"], doc.get("last_event_time"))
+        whole = "facts" in doc
+        if whole:
+            facts = _facts(doc["facts"])
+        else:  # the months its head names, fetched side by side
+            ids = [f"{key.id}|{mm}" for mm in doc["months"]]
+            parts = await asyncio.gather(*(self._ledgers.find_one({"_id": i}) for i in ids))
+            facts = {}
+            for part in parts:
+                if part is None:  # written before its head: only a damaged store lacks one
+                    raise StoreUnavailable(f"{key.id}: a month its head names is missing")
+                facts.update(_facts(part["facts"]))
+        ledger = Ledger(facts, set(doc["voided"]))
+        return StoredLedger(ledger, doc["offset"], doc.get("last_event_time"), whole)
 
     async def load(self, key: LedgerKey) -> StoredLedger | None:
         try:
