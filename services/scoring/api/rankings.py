@@ -18,7 +18,7 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.types import Receive, Scope, Send
 
-from services.scoring.api.computed import Computed, Steps, run
+from services.scoring.api.computed import Computed, Steps, run, sliced
 from services.scoring.api.read_model import Branch, MongoReadModel
 from services.scoring.core.periods import PERIOD_PATTERN
 from services.scoring.core.ranking import rank_at, rank_of, rank_ordered, sort_key
@@ -120,17 +120,29 @@ class FullRanking:
 
     def page(self, offset: int, limit: int) -> list[bytes]:
         """Rows `offset` to `offset + limit` as JSON (those past the first MAX_LIMIT built now)."""
+        return run(self.page_steps(offset, limit))
+
+    def page_steps(self, offset: int, limit: int) -> Steps[list[bytes]]:
+        """`page` in slices: a page past the first MAX_LIMIT rows is built when asked for."""
         end = min(offset + limit, len(self.order))
-        built = self.encoded[offset:end]
-        return built + [orjson.dumps(self._row(i)) for i in range(max(offset, len(self.encoded)), end)]
+        rows = self.encoded[offset:end]
+        for i in range(max(offset, len(self.encoded)), end):
+            if i % 128 == 0:
+                yield
+            rows.append(orjson.dumps(self._row(i)))
+        return rows
 
     def _row(self, i: int) -> dict[str, Any]:
         branch_id = self.order[i]
         return _row(rank_at(self.keys, i), self.registry.get(branch_id), self.standings[branch_id], self.head)
 
     def body(self, limit: int, offset: int = 0, next_link: str | None = None) -> bytes:
+        return run(self.body_steps(limit, offset, next_link))
+
+    def body_steps(self, limit: int, offset: int = 0, next_link: str | None = None) -> Steps[bytes]:
+        rows = yield from self.page_steps(offset, limit)
         head = orjson.dumps({**self.head, "offset": offset, "next": next_link}, option=JSON_OPTIONS)
-        return head[:-1] + b',"rows":[' + b",".join(self.page(offset, limit)) + b"]}"
+        return head[:-1] + b',"rows":[' + b",".join(rows) + b"]}"
 
 
 def _row(rank: int, branch: Branch | None, s: Standing, head: dict[str, Any]) -> dict[str, Any]:
@@ -345,7 +357,9 @@ class RankingCache:
         if offset + q.limit < len(ranking.order):
             next_link = q.link(encode_cursor(ranking.version, offset + q.limit))
             self._keep(ranking)
-        return ranking.body(q.limit, offset, next_link)
+        if offset + q.limit <= len(ranking.encoded):  # rows encoded already: at once
+            return ranking.body(q.limit, offset, next_link)
+        return await sliced(ranking.body_steps(q.limit, offset, next_link))
 
     def _keep(self, ranking: FullRanking) -> None:
         self._versions[ranking.version] = ranking
