@@ -104,7 +104,7 @@ async def run(r: Run, only: set[str], sizes: Sizes) -> None:
             flags["intake_batch_eps"] = f"answers other than 202: {other}"
 
     async def fill_step() -> None:
-        details["fill"] = await fill(city, sizes.records)
+        details["fill"] = await fill(city, sizes.records, sizes.history_years)
 
     async def consume_step() -> None:
         details["consume"] = d = await raw_consume()

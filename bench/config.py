@@ -38,6 +38,8 @@ class Sizes:
 
     copies: int = field(default_factory=lambda: _int("COPIES", 125))  # x80 branches: 10,000
     records: int = field(default_factory=lambda: _int("RECORDS", 200_000))  # events in the fill
+    # years before the bench year filled as well (as many records each): a city with a past
+    history_years: int = field(default_factory=lambda: _int("HISTORY_YEARS", 0))
     intake_rate: int = field(default_factory=lambda: _int("INTAKE_RATE", 300))  # single posts/s, offered
     intake_seconds: int = field(default_factory=lambda: _int("INTAKE_SECONDS", 20))  # at intake_rate
     intake_batches: int = field(default_factory=lambda: _int("INTAKE_BATCHES", 100))  # of 500 records

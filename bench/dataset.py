@@ -73,8 +73,8 @@ def demo_courts() -> dict[str, str]:
     return {b.branch_id: b.court.court_id for b in demo().city.branches}
 
 
-def moved(city: BenchCity, stream: str, template: dict, copy: int) -> dict:
-    """A demo record moved to copy `copy` of its branch, to a member of it and into 2025."""
+def moved(city: BenchCity, stream: str, template: dict, copy: int, year: str = YEAR) -> dict:
+    """A demo record moved to copy `copy` of its branch, to a member of it and into `year`."""
     courts = demo_courts()
     target = city.copy_of(template["branch_id"], copy)
     record = {k: v for k, v in template.items() if k != "id"}
@@ -82,17 +82,17 @@ def moved(city: BenchCity, stream: str, template: dict, copy: int) -> dict:
     record["branch_id"] = target.branch_id
     record["member_id"] = f"{target.branch_id}-m{(member - 1) % target.members + 1:02d}"
     time_field = TIME_FIELDS[stream]
-    record[time_field] = YEAR + record[time_field][4:]
+    record[time_field] = year + record[time_field][4:]
     if session := record.get("session_id"):
         origin, court = template["branch_id"], courts[template["branch_id"]]
         session = session.replace(origin, target.branch_id) if origin in session else session
         session = session.replace(court, target.court) if target.court not in session else session
-        record["session_id"] = session.replace("2022", YEAR)
+        record["session_id"] = session.replace("2022", year)
     return record
 
 
 def sample(
-    city: BenchCity, count: int, id_prefix: str, streams: tuple[str, ...] | None = None
+    city: BenchCity, count: int, id_prefix: str, streams: tuple[str, ...] | None = None, year: str = YEAR
 ) -> Iterator[tuple[str, dict]]:
     """`count` (stream, record) pairs, ids `<id_prefix>-0000001`…, drawn from the demo's records; the
     first n are the same whatever the count, so a larger fill extends a smaller one."""
@@ -100,7 +100,7 @@ def sample(
     rng = random.Random(f"bench:{city.copies}:{id_prefix}")  # reproducible, not secret
     for n in range(1, count + 1):
         stream, template = rng.choice(templates)
-        record = moved(city, stream, template, rng.randint(1, city.copies))
+        record = moved(city, stream, template, rng.randint(1, city.copies), year)
         yield stream, {"id": f"{id_prefix}-{n:07d}", **record}
 
 

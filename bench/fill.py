@@ -11,7 +11,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from bench.config import BOOTSTRAP, OUT
-from bench.dataset import BenchCity, envelope, sample
+from bench.dataset import YEAR, BenchCity, envelope, sample
 from shared.contracts import TOPICS, Stream
 
 CHUNK = 5_000
@@ -44,17 +44,32 @@ async def holds(last: dict) -> bool:
         await consumer.stop()
 
 
-async def fill(city: BenchCity, count: int) -> dict:
-    """Make the log hold the first `count` bench records; what was done."""
-    marker_path = OUT / f"fill-{city.prefix.rstrip('-')}.json"
+async def fill(city: BenchCity, count: int, history_years: int = 0) -> dict:
+    """Make the log hold the first `count` bench records of the bench year, and as many of each
+    of the `history_years` years before it (measuring on a city with a past); what was done."""
+    done = {YEAR: await fill_year(city, count, YEAR)}
+    for year in (str(int(YEAR) - n) for n in range(1, history_years + 1)):
+        done[year] = await fill_year(city, count, year)
+    return {
+        "written": sum(d["written"] for d in done.values()),
+        "records": sum(d["records"] for d in done.values()),
+        "seconds": round(sum(d["seconds"] for d in done.values()), 1),
+        "years": done,
+    }
+
+
+async def fill_year(city: BenchCity, count: int, year: str) -> dict:
+    """Make the log hold the first `count` bench records of `year`; what was done."""
+    suffix = "" if year == YEAR else f"-{year}"
+    marker_path = OUT / f"fill-{city.prefix.rstrip('-')}{suffix}.json"
     marker = json.loads(marker_path.read_text()) if marker_path.exists() else {}
     done = marker.get("records", 0) if marker and await holds(marker["last"]) else 0
     if done >= count:
-        print(f"  fill: the log holds the {done:,} bench records already (marker {marker_path.name})")
+        print(f"  fill: the log holds the {done:,} bench records of {year} already ({marker_path.name})")
         return {"written": 0, "records": done, "seconds": 0.0}
-    print(f"  fill: writing records {done + 1:,} to {count:,} onto the event topics", flush=True)
+    print(f"  fill: writing records {done + 1:,} to {count:,} of {year} onto the event topics", flush=True)
     began, accepted_at = time.monotonic(), datetime.now(UTC)
-    records = sample(city, count, fill_prefix(city))
+    records = sample(city, count, fill_prefix(city) + suffix, year=year)
     kafka = producer()
     await kafka.start()
     try:
