@@ -15,6 +15,7 @@ from enum import StrEnum
 from functools import cache
 from typing import Any
 
+import msgspec
 import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -28,6 +29,7 @@ from shared.contracts import (
     LINE_PATTERN,
     RESERVED_ID_PREFIX,
     Channel,
+    CloudEvent,
     ContactKind,
     ContractError,
     DeploymentKind,
@@ -841,21 +843,65 @@ def test_a_mutated_record_is_decided_alike(raw):
 # --- the two definitions stay one ----------------------------------------------------------------
 
 
+CONSTRAINTS = (
+    "format",
+    "minLength",
+    "maxLength",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+)
+
+
+def shape(schema: dict, defs: dict) -> dict:
+    """What a JSON schema demands of a value, the same however pydantic or msgspec spells it."""
+    if "$ref" in schema:
+        return shape(defs[schema["$ref"].rpartition("/")[2]], defs) | {
+            k: v for k, v in schema.items() if k == "default"
+        }
+    if "anyOf" in schema:
+        (branch,) = [shape(b, defs) for b in schema["anyOf"] if b != {"type": "null"}]
+        return {**branch, "nullable": True, "default": schema.get("default", "required")}
+    out: dict[str, Any] = {k: schema[k] for k in CONSTRAINTS if k in schema}
+    out["default"] = schema.get("default", "required")
+    if "pattern" in schema:
+        pattern = schema["pattern"]
+        out["pattern"] = fast.anchored(pattern) if pattern.endswith("$") else pattern
+    if "const" in schema or "enum" in schema:
+        out["enum"] = sorted([schema["const"]] if "const" in schema else schema["enum"])
+    elif "type" in schema:
+        out["type"] = schema["type"]
+    if "properties" in schema:
+        out["properties"] = {k: shape(v, defs) for k, v in schema["properties"].items()}
+        out["required"] = sorted(schema.get("required", []))
+        for name in set(out["properties"]) - set(out["required"]):
+            out["properties"][name]["default"] = out["properties"][name].get("default")
+    return out
+
+
+def shapes(model: Any, struct: Any) -> tuple[dict, dict]:
+    contract = model.model_json_schema()
+    mirrored = msgspec.json.schema(struct)
+    return shape(contract, contract.get("$defs", {})), shape(mirrored, mirrored["$defs"])
+
+
 @pytest.mark.parametrize("name", sorted(fast.PAYLOADS))
-def test_each_payload_has_the_same_fields_and_defaults(name):
+def test_each_payload_demands_what_the_contract_demands(name):
+    """Fields, required ones, defaults, types, lengths, patterns, bounds, enum values: a change to
+    one definition and not the other fails here before any record finds it."""
     model = next(t.model for t in EVENT_TYPES.values() if t.model.__name__ == name)
-    struct = fast.PAYLOADS[name]
-    required = {n for n, f in model.model_fields.items() if f.is_required()}
-    info = msgspec_fields(struct)
-    assert set(info) == set(model.model_fields)
-    assert {n for n, f in info.items() if f.required} == required
-    assert struct.time_field == model.time_field  # type: ignore[attr-defined]
+    contract, mirrored = shapes(model, fast.PAYLOADS[name])
+    assert mirrored == contract
+    assert fast.PAYLOADS[name].time_field == model.time_field  # type: ignore[attr-defined]
 
 
-def msgspec_fields(struct: type) -> dict[str, Any]:
-    import msgspec
-
-    return {f.name: f for f in msgspec.structs.fields(struct)}
+def test_the_envelope_demands_what_the_contract_demands():
+    contract, mirrored = shapes(CloudEvent, fast.Envelope)
+    # data: an object in the contract, raw JSON decoded by its type in the mirror
+    for s in (contract, mirrored):
+        del s["properties"]["data"]
+    assert mirrored == contract
 
 
 @pytest.mark.parametrize("pattern", [ID_PATTERN, LINE_PATTERN])
