@@ -178,7 +178,7 @@ def reason(err: BaseException) -> str:
     contract's reasons read."""
     if isinstance(err, RecursionError):
         return "body: invalid JSON: nested too deeply"
-    if isinstance(err, msgspec.DecodeError):
+    if not isinstance(err, msgspec.ValidationError):  # a DecodeError (ValidationError is one too)
         return f"body: invalid JSON: {err}"
     message, found, where = str(err).rpartition(" - at `$")
     if not found:
