@@ -34,10 +34,10 @@ from shared.problems import Problem, problem_responses
 __all__ = ["ADMIN", "READ_RANKINGS", "SCOPES", "WRITE_EVENTS", "Principal"]
 
 # Routes that answer for the whole city and no court in particular, open to court-bound readers
-# too: the registry (names of courts and branches, no scores). Any other route without a `court`
-# or branch parameter is refused to a court-bound caller (403), so a new city-wide route never
-# leaks another court's figures by default.
-CITY_REFERENCE = frozenset({("GET", "/v1/branches"), ("GET", "/v1/courts")})
+# too: the registry (names of courts and branches, no scores) and the board's list of courts. Any
+# other route without a `court` or branch parameter is refused to a court-bound caller (403), so a
+# new city-wide route never leaks another court's figures by default.
+CITY_REFERENCE = frozenset({("GET", "/v1/branches"), ("GET", "/v1/courts"), ("GET", "/v1/board/courts")})
 
 
 class TokenEntry(BaseModel):
@@ -211,30 +211,24 @@ async def enforce_organisation(request: Request, principal: Principal, route: "A
     query = dict(
         urllib.parse.parse_qsl(request.scope["query_string"].decode("latin-1"), keep_blank_values=True)
     )
-    scoped = False
-    if "court" in route.query_names:
-        try:
-            court = reading_court(principal, query.get("court"))
-        except Refused as err:
-            raise forbidden(err) from None
-        if court is not None and query.get("court") != court:
-            _set_query(request, "court", court)
-        scoped = True
     branch = request.path_params.get("branch_id") if "branch_id" in route.path_names else None
     branch = branch or (query.get("branch") if "branch" in route.query_names else None)
-    if branch:
-        court = await branch_court(request, branch)
-        # A court's admin may register a new branch: the route checks the court its body names.
-        if not (court is None and writing and ADMIN in route.scopes):
-            try:
+    try:
+        if "court" in route.query_names and query.get("court") is not None:
+            reading_court(principal, query["court"])  # another court's: refused
+        if branch:
+            court = await branch_court(request, branch)
+            # A court's admin may register a new branch: the route checks the court its body names.
+            if not (court is None and writing and ADMIN in route.scopes):
                 check_branch(principal, branch, court, writing)
-            except Refused as err:
-                raise forbidden(err) from None
-        scoped = True
-    if not scoped and (request.method, route.path) not in CITY_REFERENCE:
-        raise Problem(
-            403, "Forbidden", f"this route answers for the whole city; the token reaches {principal.where()}"
-        )
+        elif "court" in route.query_names:
+            # No branch named: the answer is a court's, the caller's own (as `court=` gives it).
+            if query.get("court") is None and principal.court is not None:
+                _set_query(request, "court", principal.court)
+        elif (request.method, route.path) not in CITY_REFERENCE:
+            raise Refused(f"this route answers for the whole city; the token reaches {principal.where()}")
+    except Refused as err:
+        raise forbidden(err) from None
 
 
 # Declared for the OpenAPI document (each operation names the scope it needs); the header itself is
