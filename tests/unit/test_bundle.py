@@ -7,6 +7,7 @@ prints every command that would install, which are read here as in tests/unit/te
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import tarfile
 from pathlib import Path
@@ -49,10 +50,13 @@ def fake_bundle(tmp_path: Path, **changes: str) -> Path:
 
 
 def provision(
-    tmp_path: Path, bundle: Path, path: str | None = None, **settings: str
+    tmp_path: Path, bundle: Path | None, path: str | None = None, **settings: str
 ) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in SETTINGS}
-    env.update(settings, BUNDLE=str(bundle), PROVISION_DRY_RUN="1", TMPDIR=str(tmp_path))
+    """provision.sh in a dry run from `bundle` (None: none), with the mirror settings given (and PATH)."""
+    env = {k: v for k, v in os.environ.items() if k not in {*SETTINGS, "BUNDLE"}}
+    env.update(settings, PROVISION_DRY_RUN="1", TMPDIR=str(tmp_path))
+    if bundle is not None:
+        env["BUNDLE"] = str(bundle)
     if path is not None:
         env["PATH"] = path
     return subprocess.run([str(PROVISION)], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
@@ -144,23 +148,32 @@ def test_a_bundle_made_for_another_checkout_or_machine_is_refused(tmp_path, chan
     assert "+ " not in result.stdout
 
 
-def test_a_missing_prerequisite_is_named_with_what_to_install(tmp_path):
-    # Every program of the machine but java; bundle mode needs neither Maven nor Go.
+def test_prerequisites_are_checked_by_name_and_bundle_mode_needs_only_python_and_java(tmp_path):
+    # Every program of the machine but java, Maven and Go.
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for folder in ("/usr/local/bin", "/usr/bin", "/bin"):
         for program in Path(folder).iterdir():
-            if program.name != "java" and not (bin_dir / program.name).exists():
+            if program.name not in {"java", "mvn", "go"} and not (bin_dir / program.name).exists():
                 (bin_dir / program.name).symlink_to(program)
     python3 = subprocess.run(
         ["python3", "-c", "import sys; print(sys.executable)"], capture_output=True, text=True, check=True
     ).stdout.strip()  # the interpreter itself, not a shim that needs PATH
     (bin_dir / "python3").unlink(missing_ok=True)
     (bin_dir / "python3").symlink_to(python3)
-    result = provision(tmp_path, fake_bundle(tmp_path), path=str(bin_dir))
+    bundle = fake_bundle(tmp_path)
+
+    result = provision(tmp_path, bundle, path=str(bin_dir))
     assert result.returncode != 0
     assert "java not found: install a Java 17+ runtime" in result.stderr, result.stderr
     (bin_dir / "java").write_text('#!/bin/sh\necho "    java.specification.version = 11" >&2\n')
     (bin_dir / "java").chmod(0o755)
-    result = provision(tmp_path, fake_bundle(tmp_path), path=str(bin_dir))
+    result = provision(tmp_path, bundle, path=str(bin_dir))
     assert result.returncode != 0 and "Java 17+ needed, found 11" in result.stderr, result.stderr
+    java = shutil.which("java")
+    assert java
+    (bin_dir / "java").unlink()
+    (bin_dir / "java").symlink_to(Path(java).resolve())
+    assert commands(provision(tmp_path, bundle, path=str(bin_dir)))  # no Maven, no Go: fine with a bundle
+    result = provision(tmp_path, None, path=str(bin_dir))
+    assert result.returncode != 0 and "mvn not found: install Maven" in result.stderr, result.stderr
