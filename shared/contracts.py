@@ -232,7 +232,8 @@ DEFAULT_TIME_WINDOW = TimeWindow(
     earliest=datetime(1990, 1, 1, tzinfo=ZoneInfo("Asia/Shanghai")), ahead=timedelta(minutes=10)
 )
 _WHEN = (
-    f"with its UTC offset (e.g. +08:00), within {DEFAULT_TIME_WINDOW.describe()} (the service's clock; "
+    "as an RFC 3339 date-time string to the second with its UTC offset (e.g. +08:00; never a number), "
+    f"within {DEFAULT_TIME_WINDOW.describe()} (the service's clock; "
     "configurable); it decides the month, quarter and year"
 )
 
@@ -334,7 +335,8 @@ class RecordVoided(Contract):
     event_id: Id = Field(description="The id of the record that stops counting.", examples=["hr-sys-000123"])
     branch_id: BranchId
     record_occurred_at: Time = Field(
-        description=f"The voided record's own time (its period), within {DEFAULT_TIME_WINDOW.describe()}."
+        description="The voided record's own time (its period), as an RFC 3339 date-time string with its "
+        f"UTC offset, within {DEFAULT_TIME_WINDOW.describe()}."
     )
     reason: Reason = Field(description="Why the record is voided.", examples=["entered twice by mistake"])
 
