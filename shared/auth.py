@@ -14,7 +14,7 @@ from fastapi import Depends, Request, Security
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.contracts import ID_PATTERN
@@ -50,6 +50,12 @@ class TokenEntry(BaseModel):
     scopes: list[str]
     court: str | None = Field(default=None, pattern=ID_PATTERN)
     branch: str | None = Field(default=None, pattern=ID_PATTERN)
+
+    @model_validator(mode="after")
+    def _branch_in_a_court(self) -> "TokenEntry":
+        if self.branch is not None and self.court is None:
+            raise ValueError("a token limited to a branch names its court too")
+        return self
 
     def principal(self) -> Principal:
         return Principal(
