@@ -103,3 +103,19 @@ async def test_a_process_that_never_kept_a_version_answers_it_only_if_its_curren
     fresh = RankingCache(Computed(min_age_s=0.0, fresh_wait_s=30.0))  # never saw that version
     with pytest.raises(RankingGone):
         await fresh.json(model, q)
+
+
+async def test_versions_kept_are_bounded_in_rows_too():
+    registry, rows, _ = city(N)
+    model = FakeModel(registry, rows)
+    cache = RankingCache(Computed(min_age_s=0.0, fresh_wait_s=30.0), versions_kept=8, rows_kept=2 * N)
+    versions, cursors = [], []
+    for dimension in ("total", "service", "trial"):
+        page = orjson.loads(await cache.json(model, RankingQuery("2024", dimension, limit=10)))  # type: ignore[arg-type]
+        versions.append(page["version"])
+        cursors.append(page["next"].split("cursor=")[1])
+    assert list(cache._versions) == versions[1:]  # three of N rows each is past 2 * N: the oldest goes
+    # Its ranking is still the current one: answered all the same, as another process would answer it.
+    q = RankingQuery("2024", "total", limit=10, cursor=cursors[0])  # type: ignore[arg-type]
+    assert orjson.loads(await cache.json(model, q))["offset"] == 10
+    assert list(cache._versions) == [versions[2], versions[0]]

@@ -76,7 +76,8 @@ class Ranking(BaseModel):
 
 
 MAX_LIMIT = 1000  # rows one answer may hold; later rows are paged with a cursor
-VERSIONS_KEPT = 8  # rankings a cursor may still page through, per API process, most recent first
+VERSIONS_KEPT = 8  # rankings a cursor may still page through, per API process, most recently used
+ROWS_KEPT = 40_000  # and at most this many rows of them (4 versions of a 10,000-branch city, ~20 MB)
 
 
 @dataclass(frozen=True)
@@ -314,6 +315,7 @@ class RankingCache:
         computed: Computed[FullRanking],
         memo: ScoreMemo | None = None,
         versions_kept: int = VERSIONS_KEPT,
+        rows_kept: int = ROWS_KEPT,
     ):
         self._computed = computed
         self._memo = memo or ScoreMemo()
@@ -321,7 +323,7 @@ class RankingCache:
         # first one was. Another process holds its own: there a version it does not hold is
         # answered only if its current ranking is that version (versions are content digests).
         self._versions: OrderedDict[str, FullRanking] = OrderedDict()
-        self._versions_kept = versions_kept
+        self._versions_kept, self._rows_kept = versions_kept, rows_kept
 
     async def full(self, model: MongoReadModel, q: RankingQuery) -> FullRanking:
         registry = await model.branches()
@@ -362,10 +364,14 @@ class RankingCache:
         return await sliced(ranking.body_steps(q.limit, offset, next_link))
 
     def _keep(self, ranking: FullRanking) -> None:
+        """Keep `ranking` for its cursors; forget the least recently used past the bounds."""
         self._versions[ranking.version] = ranking
         self._versions.move_to_end(ranking.version)
-        while len(self._versions) > self._versions_kept:
-            self._versions.popitem(last=False)
+        rows = sum(len(r.order) for r in self._versions.values())
+        while len(self._versions) > 1 and (
+            len(self._versions) > self._versions_kept or rows > self._rows_kept
+        ):
+            rows -= len(self._versions.popitem(last=False)[1].order)
 
 
 class StreamSlots:
