@@ -467,8 +467,8 @@ def event_type_named(name: str) -> EventType:
     event_type = EVENT_TYPES.get(name)
     if event_type is None:
         if name.rpartition(".")[0] in {t.rpartition(".")[0] for t in EVENT_TYPES}:
-            raise ContractError(f"unsupported schema version of {name}")
-        raise ContractError(f"unknown event type {name}")
+            raise ContractError(f"unsupported schema version of {name[:200]}")
+        raise ContractError(f"unknown event type {name[:200]}")  # a reason fits in a header
     return event_type
 
 

@@ -173,17 +173,24 @@ class DecodedEvent:
         return data
 
 
+REASON_CHARS = 300  # msgspec quotes a wrong value in full (a 1 MB specversion, say)
+
+
 def reason(err: BaseException) -> str:
     """msgspec's message with the field path first ("enterprise.name: Expected ..."), as the
-    contract's reasons read."""
+    contract's reasons read, and short enough for a dead-letter header."""
     if isinstance(err, RecursionError):
         return "body: invalid JSON: nested too deeply"
     if not isinstance(err, msgspec.ValidationError):  # a DecodeError (ValidationError is one too)
-        return f"body: invalid JSON: {err}"
+        return _short(f"body: invalid JSON: {err}")
     message, found, where = str(err).rpartition(" - at `$")
     if not found:
-        return f"body: {err}"
-    return f"{where.rstrip('`').lstrip('.') or 'body'}: {message}"
+        return _short(f"body: {err}")
+    return f"{_short(where.rstrip('`').lstrip('.') or 'body')}: {_short(message)}"
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= REASON_CHARS else text[: REASON_CHARS - 1] + "…"
 
 
 def _canonical(raw: bytes | Raw, part: str) -> bytes:

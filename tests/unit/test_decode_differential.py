@@ -669,6 +669,16 @@ def test_a_refusal_names_the_field_and_the_fault():
     assert refusals["data with an unknown field"].startswith("invalid data: ")
     assert "'ratio'" in refusals["extension float"]
     assert refusals["hours NaN"].startswith("invalid envelope: body: invalid JSON")
+    assert max(len(r) for r in refusals.values()) < 700  # each fits in a dead-letter header
+
+
+def test_a_refusal_quoting_a_huge_value_is_cut_short():
+    base = envelope_of("volunteer", data_of("volunteer"))
+    for field in ("specversion", "type", "datacontenttype"):
+        env = Pairs(list(base.items))
+        env.set(field, "x" * 2**20)
+        refusal = decisions(raw_of(env))[1]
+        assert isinstance(refusal, ContractError) and len(str(refusal)) < 700, field
 
 
 # --- records generated from the contract ----------------------------------------------------------
