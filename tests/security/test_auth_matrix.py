@@ -30,6 +30,9 @@ from tests.security.live import (
 )
 
 each_service = pytest.mark.parametrize("service", SERVICES)
+# Reads that need one of two optional parameters (OpenAPI cannot say "exactly one of"): without
+# either they answer 422 naming both, which is all an authorised bare call can show.
+ONE_OF_REQUIRED = {"/v1/board/trend"}  # branch= or court=
 
 
 def protected(service: str) -> Iterator[Operation]:
@@ -134,7 +137,7 @@ def test_the_right_token_gets_past_authentication(service, tokens):
             response = call(op, bearer(tokens[name]))
             assert response.status_code not in (401, 403), (op, name, response.text[:300])
             assert response.status_code < 500, (op, name, response.text[:300])
-            if op.method == "GET" and "{" not in op.path:
+            if op.method == "GET" and "{" not in op.path and op.path not in ONE_OF_REQUIRED:
                 assert response.status_code == 200, (op, name, response.text[:300])
 
 
