@@ -26,6 +26,7 @@ from services.scoring.api.rankings import (
 from services.scoring.api.read_model import MongoReadModel
 from services.scoring.api.score_view import FeedFollower
 from services.scoring.api.stats import stats_router
+from services.scoring.api.summary import summary_router
 from services.scoring.generations import Generation, MongoGenerations
 from services.scoring.rulebooks import DEFAULT_RULEBOOK, parse_rulebook_text, read_rulebook_text
 from services.scoring.score_feed import feed_topic
@@ -147,4 +148,5 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(stats_router())
     app.include_router(assessment_router())
     app.include_router(board_router())
+    app.include_router(summary_router(settings.city))
     return app

@@ -3,21 +3,23 @@
 import { getJSON } from './api.js';
 import { $, asOf, bi, fill, h, percent, score } from './dom.js';
 import { DIMENSIONS } from './period.js';
+import { trendChart } from './trend.js';
 
 const STATUS = { done: ['已完成', 'done'], due: ['进行中', 'due'], overdue: ['逾期', 'overdue'] };
 const COLOURS = new Set(['green', 'yellow', 'red']);
+const SESSION_STREAM = 'training'; // counted per member at a session: attendances, not sessions held
 const dimensionName = (d) => DIMENSIONS.find(([key]) => key === d)?.[1] ?? d;
 
 export class Drill {
-  constructor({ courtName, onError }) {
-    Object.assign(this, { courtName, onError, dialog: $('drill'), branchId: null });
+  constructor({ courtName, branchLabel, onError }) {
+    Object.assign(this, { courtName, branchLabel, onError, dialog: $('drill'), branchId: null });
     $('drill-close').addEventListener('click', () => this.dialog.close());
     this.dialog.addEventListener('close', () => { this.branchId = null; });
   }
 
-  async open(branchId, { period, court, token }) {
+  async open(branchId, { period, year, token }) {
     this.branchId = branchId;
-    this.context = { period, court, token };
+    this.context = { period, year, token };
     fill($('drill-title'), branchId);
     fill($('drill-body'), h('p', { class: 'hint' }, '加载中… Loading…'));
     if (!this.dialog.open) this.dialog.showModal();
@@ -28,30 +30,63 @@ export class Drill {
   async refresh() {
     const id = this.branchId;
     if (!id) return;
-    const { period, token } = this.context;
+    const { period, year, token } = this.context;
     try {
       const breakdown = await getJSON(`/v1/branches/${encodeURIComponent(id)}/score`, { period }, token);
       // Compliance comes a page at a time: ask for this branch alone (within its court when
       // registered; an unregistered one is only counted when asked for).
       const where = breakdown.registered ? { court: breakdown.court } : { include_unregistered: true };
-      const compliance = await getJSON('/v1/compliance', { period, branch: id, ...where }, token);
+      const [compliance, standing] = await Promise.all([
+        getJSON('/v1/compliance', { period, branch: id, ...where }, token),
+        breakdown.registered ? getJSON(`/v1/board/branches/${encodeURIComponent(id)}`, { period }, token) : null,
+      ]);
       if (this.branchId !== id) return; // another branch was opened meanwhile
       const mine = compliance.branches.find((b) => b.branch_id === id);
-      fill($('drill-title'), breakdown.name);
-      fill($('drill-body'), summary(breakdown, this.courtName), dimensions(breakdown), kinds(breakdown),
-        caps(breakdown), complianceView(mine, compliance.as_of_month));
+      fill($('drill-title'), this.branchLabel(breakdown.name, id),
+        h('small', { class: 'where-title' }, breakdown.court ? this.courtName(breakdown.court) : '未登记 Unregistered'));
+      const trend = h('section', { class: 'drill-trend' }, h('h3', {}, bi('逐月得分', 'Month by month')),
+        h('p', { class: 'hint' }, '加载中… Loading…'));
+      fill($('drill-body'), summary(breakdown, standing, this.courtName), dimensions(breakdown), kinds(breakdown),
+        caps(breakdown), complianceView(mine, compliance.as_of_month), trend);
+      if (breakdown.registered) this.trend(id, year, token, trend, breakdown.name);
+      else trend.remove();
     } catch (error) {
-      if (this.branchId === id) this.onError(error, $('drill-body'));
+      if (this.branchId !== id) return;
+      if (error.status === 404) {
+        fill($('drill-title'), bi('未找到支部', 'No such branch'));
+        fill($('drill-body'), h('p', { class: 'error', role: 'alert' }, unknownBranch(id)));
+      } else this.onError(error, $('drill-body'));
+    }
+  }
+
+  async trend(id, year, token, node, name) {
+    try {
+      const data = await getJSON('/v1/board/trend', { year, branch: id }, token);
+      if (this.branchId === id) fill(node, h('h3', {}, bi('逐月得分', 'Month by month')), trendChart(data, `${name} 人均总分 total per member`));
+    } catch (error) {
+      if (this.branchId === id) this.onError(error, node);
     }
   }
 }
 
-function summary(b, courtName) {
+/** 不存在的支部 (e.g. a stale link): say so plainly. */
+export function unknownBranch(id) {
+  return `没有编号为 ${id} 的支部（未登记且无得分）No branch ${id}: not registered and no scores.`;
+}
+
+function summary(b, standing, courtName) {
+  const rank = (r, n) => (r ? `${r} / ${n}` : '— 未上榜 not ranked');
   const facts = [
     [['法院', 'Court'], b.court ? courtName(b.court) : '未登记 Unregistered'],
+    [['编号', 'Id'], b.branch_id],
     [['期间', 'Period'], b.period],
     [['党员', 'Members'], String(b.members)],
     [['人均总分', 'Total per member'], score(b.total)],
+    ...(standing ? [
+      [['本院排名', 'Rank in court'], rank(standing.court_rank, standing.court_ranked)],
+      [['全市排名', 'Rank in city'], rank(standing.city_rank, standing.city_ranked)],
+      [['本院平均分', 'Court average'], score(standing.court_average)],
+    ] : []),
     [['数据截至', 'Data as of'], asOf(b.data_as_of)],
   ];
   return h('dl', { class: 'facts' }, facts.map(([[zh, en], value]) =>
@@ -76,12 +111,15 @@ function dimensions(b) {
 function kinds(b) {
   if (!b.kinds.length) return h('section', {}, h('h3', {}, bi('分类别', 'By kind')), h('p', {}, '无记录 No records'));
   const rows = b.kinds.map((k) => [
-    [k.label], [dimensionName(k.dimension)], [String(k.count), 'num'], [k.stream === 'volunteer' ? score(k.hours) : '—', 'num'], [score(k.points), 'num'],
+    [k.label], [dimensionName(k.dimension)],
+    [k.stream === SESSION_STREAM ? `${k.count} 人次 attendances` : `${k.count} 条 records`, 'num'],
+    [k.stream === 'volunteer' ? score(k.hours) : '—', 'num'], [score(k.points), 'num'],
   ]);
   return h('section', {}, h('h3', {}, bi('分类别', 'By kind')), table(
-    [['类别', 'Kind'], ['维度', 'Dimension'], ['次数', 'Count', 'num'], ['时长', 'Hours', 'num'],
+    [['类别', 'Kind'], ['维度', 'Dimension'], ['数量', 'How many', 'num'], ['时长', 'Hours', 'num'],
       ['积分（封顶前）', 'Points before caps', 'num']],
-    rows));
+    rows), h('p', { class: 'hint' }, '会议与学习按出席人次计（每名党员每场计一次），不是召开场次。',
+    h('span', { class: 'en' }, ' Meetings and training count attendances (each member once per session), not sessions held.')));
 }
 
 function caps(b) {
@@ -112,7 +150,7 @@ function complianceView(branch, asOfMonth) {
       h('span', { class: 'kind' }, label),
       h('span', { class: 'chips' }, items.map((i) => {
         const [zh, en] = STATUS[i.status] || [i.status, ''];
-        const text = `${i.window}: ${zh} ${en} ${i.done}/${i.needed}`;
+        const text = `${i.window}: ${zh} ${en} · 出席 ${i.done} 人次 attendances, 需 ${i.needed} ${i.needed > 1 ? '人 members' : '次 session'}`;
         return h('span', { class: 'chip', title: text, 'aria-label': text }, dot(i.colour), shortWindow(i.window));
       }))))));
 }

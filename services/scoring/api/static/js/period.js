@@ -22,22 +22,34 @@ export function periodOf({ year, quarter, month }) {
   return year;
 }
 
-/** What the address asks for: ?period=2024-Q3&dimension=people&court=cz-zy (each optional). */
+const ID = /^[A-Za-z0-9][A-Za-z0-9_:-]{0,127}$/;
+
+/** What the address asks for: ?period=2024-Q3&dimension=people&court=cz-zy&branch=… (each optional). */
 export function readQuery() {
   const q = new URLSearchParams(location.search);
   const dimension = q.get('dimension');
   return {
     period: parsePeriod(q.get('period')),
     dimension: DIMENSIONS.some(([d]) => d === dimension) ? dimension : 'total',
-    court: /^[A-Za-z0-9][A-Za-z0-9_:-]{0,127}$/.test(q.get('court') || '') ? q.get('court') : '',
+    court: ID.test(q.get('court') || '') ? q.get('court') : '',
+    branch: ID.test(q.get('branch') || '') ? q.get('branch') : '',
   };
 }
 
+/** The period just before: 2024-03 → 2024-02, 2024-Q1 → 2023-Q4, 2024 → 2023. */
+export function previousPeriod({ year, quarter, month }) {
+  const y = Number(year);
+  if (month) return month === '01' ? `${y - 1}-12` : `${year}-${String(Number(month) - 1).padStart(2, '0')}`;
+  if (quarter) return quarter === 'Q1' ? `${y - 1}-Q4` : `${year}-Q${Number(quarter[1]) - 1}`;
+  return String(y - 1);
+}
+
 /** Keep the address a deep link to what is on screen (no reload, no history entries). */
-export function writeQuery({ period, dimension, court }) {
+export function writeQuery({ period, dimension, court, branch }) {
   const q = new URLSearchParams({ period });
   if (dimension !== 'total') q.set('dimension', dimension);
   if (court) q.set('court', court);
+  if (branch) q.set('branch', branch);
   history.replaceState(history.state, '', `${location.pathname}?${q}${location.hash}`);
 }
 
@@ -45,10 +57,11 @@ export function option(value, text, selected) {
   return h('option', { value, selected: selected === value }, text);
 }
 
-export function yearOptions(latest, chosen, span = 6) {
-  const years = new Set([chosen]);
-  for (let y = Number(latest); y > Number(latest) - span; y -= 1) years.add(String(y));
-  return [...years].sort().reverse().map((y) => option(y, `${y} 年`, chosen));
+/** This year and the years with data (marked), newest first. */
+export function yearOptions(current, chosen, withData = []) {
+  const years = new Set([chosen, current, ...withData]);
+  const has = new Set(withData);
+  return [...years].sort().reverse().map((y) => option(y, has.has(y) ? `${y} 年` : `${y} 年（无数据 no data）`, chosen));
 }
 
 export function quarterOptions(chosen) {
