@@ -40,7 +40,7 @@ class OidcSettings(BaseSettings):
     jwks_url: str = ""  # https://..., or file:var/oidc/jwks.json (relative to the working directory)
     algorithms: list[str] = ["RS256", "ES256"]
     leeway_s: float = 30  # clock skew tolerated on exp, nbf and iat
-    jwks_max_age_s: float = 3600  # refetched in the background of a request after this long
+    jwks_max_age_s: float = 3600  # then the next request refetches (a failure keeps the old keys)
     jwks_refetch_s: float = 30  # at most one refetch per this long for an unknown key id
     fetch_timeout_s: float = 3
     # The claims a principal is read from (README documents them).
