@@ -850,6 +850,36 @@ def test_a_mutated_record_is_decided_alike(raw):
     assert_same_decision(raw)
 
 
+@st.composite
+def stretched_records(draw: st.DrawFn) -> bytes:
+    """A valid record with one string, wherever it is, given a tail or a head (a newline, a control
+    or bidi character, a lone surrogate) or grown to a length limit and one past it."""
+    _, _, env = draw(valid_records())
+    data = env.get("data")
+    enterprise = data.get("enterprise")
+    holders = [env, data] + ([Pairs(list(enterprise.items()))] if isinstance(enterprise, dict) else [])
+    strings = [(h, k) for h in holders for k, v in h.items if isinstance(v, str) and k != "type"]
+    holder, key = draw(st.sampled_from(strings))
+    value = holder.get(key)
+    how = draw(st.sampled_from(["append", "prepend", "grow"]))
+    if how == "grow":
+        size = draw(st.sampled_from([128, 129, 200, 201, 500, 501, 2000, 2001]))
+        value = (value * (size // max(len(value), 1) + 1))[:size]
+    else:
+        tail = draw(tails)
+        value = value + tail if how == "append" else tail + value
+    holder.set(key, value)
+    if holder is not env and holder is not data:  # the enterprise, rebuilt from its pairs
+        data.set("enterprise", dict(holder.items))
+    return raw_of(env)
+
+
+@SETTINGS
+@given(raw=stretched_records())
+def test_a_stretched_string_is_decided_alike(raw):
+    assert_same_decision(raw)
+
+
 # --- the two definitions stay one ----------------------------------------------------------------
 
 
