@@ -9,7 +9,7 @@ import msgspec
 from services.scoring.core.scores import PeriodScore
 
 
-class KindTotals(msgspec.Struct, frozen=True):
+class KindTotals(msgspec.Struct, frozen=True, gc=False):
     """One kind's records in a period: how many, their hours, and their points before caps."""
 
     count: int
@@ -17,7 +17,7 @@ class KindTotals(msgspec.Struct, frozen=True):
     points: float
 
 
-class CapHit(msgspec.Struct, frozen=True):
+class CapHit(msgspec.Struct, frozen=True, gc=False):
     """A member whose points in a dimension and month went past the monthly cap."""
 
     month: str
@@ -27,7 +27,7 @@ class CapHit(msgspec.Struct, frozen=True):
     cap: float
 
 
-class PeriodSummary(msgspec.Struct, frozen=True):
+class PeriodSummary(msgspec.Struct, frozen=True, gc=False):
     """One ledger's scores in one period: raw points per dimension (after caps), and why."""
 
     points: dict[str, float]
@@ -36,7 +36,7 @@ class PeriodSummary(msgspec.Struct, frozen=True):
     members: list[str]  # members seen in the period's records, sorted
 
 
-class LedgerSummary(msgspec.Struct, frozen=True):
+class LedgerSummary(msgspec.Struct, frozen=True, gc=False):
     """A ledger's scores as of its offset: one branch, one stream, one year."""
 
     id: str = msgspec.field(name="_id")  # "<branch>|<stream>|<year>", the ledger's key
@@ -50,7 +50,7 @@ class LedgerSummary(msgspec.Struct, frozen=True):
     generation: int = 0  # set when published on the feed
 
 
-class PeriodRow(msgspec.Struct, frozen=True):
+class PeriodRow(msgspec.Struct, frozen=True, gc=False):
     """A summary's scores in one period, with the ledger they came from."""
 
     branch_id: str
@@ -61,12 +61,13 @@ class PeriodRow(msgspec.Struct, frozen=True):
 
 
 def period_summary(s: PeriodScore) -> PeriodSummary:
-    """A period score as the feed carries it."""
+    """A period score as the feed carries it (the worker builds one per period of every ledger a
+    batch changed: positional, and untracked by the collector, since they hold no cycles)."""
     return PeriodSummary(
-        points=s.points,
-        kinds={k: KindTotals(t.count, t.hours, t.points) for k, t in s.kinds.items()},
-        caps_hit=[CapHit(**c) for c in s.caps_hit],
-        members=sorted(s.members),
+        s.points,
+        {k: KindTotals(t.count, t.hours, t.points) for k, t in s.kinds.items()},
+        [CapHit(**c) for c in s.caps_hit] if s.caps_hit else [],
+        sorted(s.members),
     )
 
 
