@@ -115,7 +115,7 @@ if [ "${OFFLINE_CHECK_MODE:-}" != traced ] && unshare -rn true 2>/dev/null; then
   OFFLINE_MODE=namespace unshare -rn bash "$0" --inside "$WORK" "$BUNDLE"
 else
   command -v strace >/dev/null 2>&1 || die "neither a network namespace (unshare -rn) nor strace is available"
-  say "No network namespace here: every source unreachable, every connect() recorded (strace)"
+  say "No network namespace (or OFFLINE_CHECK_MODE=traced): every source unreachable, every connect() recorded"
   nowhere=http://127.0.0.1:9
   UV_DEFAULT_INDEX=$nowhere/simple MAVEN_MIRROR=$nowhere/maven2 GOPROXY=$nowhere APT_MIRROR=$nowhere/debian \
     http_proxy=$nowhere https_proxy=$nowhere HTTP_PROXY=$nowhere HTTPS_PROXY=$nowhere \
