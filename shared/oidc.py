@@ -7,9 +7,12 @@ of made-up key ids cannot make the service hammer the provider. A failed fetch n
 request by itself: the keys already cached stay in use; with none at all, the answer is 503."""
 
 import asyncio
+import dataclasses
+import hashlib
 import json
 import time
 import urllib.parse
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +30,7 @@ from shared.principal import Principal, Refused, principal_for
 ASYMMETRIC = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 )
+VERIFIED_MAX = 4096  # verified tokens remembered (least recently used forgotten first)
 KEY_TYPES = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}  # the JWK kty each family needs
 
 
@@ -171,22 +175,51 @@ class JwksCache:
 class OidcVerifier:
     """Turns a JWT from the configured issuer into a Principal, or raises Invalid/Unavailable/Refused."""
 
-    def __init__(self, settings: OidcSettings, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        settings: OidcSettings,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ):
         self.settings = settings
         self.jwks = JwksCache(settings, clock)
+        self._wall = wall
+        # Tokens already verified, by their SHA-256, until their exp: a signature check costs
+        # about a millisecond of the event loop, and a board or a client repeats its token.
+        self._verified: OrderedDict[bytes, tuple[float, Principal]] = OrderedDict()
 
     async def principal(self, token: str) -> Principal:
+        if (known := self._remembered(token)) is not None:
+            return known
         kid, alg = self._header(token)
-        return self._verify(token, await self.jwks.key(kid), alg)
+        return self._remember(token, self._verify(token, await self.jwks.key(kid), alg))
 
     def principal_cached(self, token: str) -> Principal | None:
         """The principal if the token verifies with a cached key (no I/O); None otherwise."""
+        if (known := self._remembered(token)) is not None:
+            return known
         try:
             kid, alg = self._header(token)
             key = self.jwks.cached(kid)
-            return self._verify(token, key, alg) if key is not None else None
+            return self._remember(token, self._verify(token, key, alg)) if key is not None else None
         except (Invalid, Refused):
             return None
+
+    def _remembered(self, token: str) -> Principal | None:
+        digest = hashlib.sha256(token.encode()).digest()
+        if (entry := self._verified.get(digest)) is None:
+            return None
+        if self._wall() > entry[0] + self.settings.leeway_s:  # expired since: verified afresh
+            del self._verified[digest]
+            return None
+        self._verified.move_to_end(digest)
+        return entry[1]
+
+    def _remember(self, token: str, principal: Principal) -> Principal:
+        self._verified[hashlib.sha256(token.encode()).digest()] = (principal.expires, principal)
+        if len(self._verified) > VERIFIED_MAX:
+            self._verified.popitem(last=False)
+        return principal
 
     def _header(self, token: str) -> tuple[str, str]:
         try:
@@ -240,4 +273,5 @@ def _principal(claims: dict[str, Any], s: OidcSettings) -> Principal:
     subject = _text(claims.get("sub"))
     court, branch = _text(claims.get(s.court_claim)), _text(claims.get(s.branch_claim))
     key = f"oidc:{claims.get('iss')}:{subject}"
-    return principal_for(f"oidc:{subject}", roles, court, branch, subject, key)
+    found = principal_for(f"oidc:{subject}", roles, court, branch, subject, key)
+    return dataclasses.replace(found, expires=float(claims["exp"]))

@@ -46,6 +46,7 @@ class Principal:
     branch: str | None = None
     subject: str | None = None  # the OIDC `sub`: a member's member id
     key: str = field(default="", repr=False)  # a stable per-caller key (stream slots); no secret
+    expires: float = float("inf")  # a sign-on token's exp (Unix time); static tokens do not expire
 
     @property
     def sha256(self) -> str:

@@ -239,7 +239,7 @@ async def test_an_away_provider_is_503_without_keys_and_harmless_with_them(provi
     await verifier.principal(token)  # back: keys fetched
     provider.failing = True
     clock.now += 120  # the cache is old and the provider away: the cached keys stay in use
-    assert (await verifier.principal(token)).role == "reader"
+    assert (await verifier.principal(provider.sign("k1", sub="u-2"))).subject == "u-2"
 
 
 async def test_an_unreachable_or_broken_jwks_url_never_raises_anything_else():
@@ -292,3 +292,18 @@ async def test_the_dev_issuer_mints_what_its_jwks_verifies(tmp_path, monkeypatch
     assert (who.role, who.court, who.branch, who.subject) == ("secretary", "cz-zy", "zy-civil-1", "m-1")
     exp = jwt.decode(token, options={"verify_signature": False})["exp"]
     assert 3500 < exp - time.time() <= 3600
+
+
+async def test_a_verified_token_is_remembered_until_its_expiry(provider, monkeypatch):
+    now = [time.time()]
+    verifier = OidcVerifier(settings(provider.url, leeway_s=30), wall=lambda: now[0])
+    decoded = []
+    real = jwt.decode
+    monkeypatch.setattr(jwt, "decode", lambda *a, **kw: decoded.append(1) or real(*a, **kw))
+    token = provider.sign("k1", exp=int(now[0]) + 60)
+    first = await verifier.principal(token)
+    assert await verifier.principal(token) == first and verifier.principal_cached(token) == first
+    assert len(decoded) == 1  # checked once
+    now[0] += 60 + 31  # past exp and the leeway: forgotten, checked again
+    await verifier.principal(token)
+    assert len(decoded) == 2
