@@ -24,7 +24,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.scoring.core.rulebook import Rulebook
 from services.scoring.dead_letters import KafkaDeadLetters, listed_dead_letters
 from services.scoring.generations import Generation, MongoGenerations
-from services.scoring.rebuild import Done, Share, rebuild, rebuild_in_child
+from services.scoring.rescore_share import Done, Share, rescore_share, rescore_share_in_child
 from services.scoring.router import Router, catch_up
 from services.scoring.routing import routed_topics
 from services.scoring.rulebooks import rulebook_toml
@@ -123,14 +123,14 @@ async def route_everything(kafka: KafkaSettings, app_id: str) -> int:
 
 async def _run(shares: list[Share], progress: Progress) -> list[Done]:
     if len(shares) == 1:
-        return [await rebuild(shares[0], progress)]
+        return [await rescore_share(shares[0], progress)]
     # Decoding and validating records is CPU work: one process per share uses every core.
     # Spawned, not forked: this process already runs an event loop and network clients.
     context = multiprocessing.get_context("spawn")
     loop = asyncio.get_running_loop()
     with context.Manager() as manager, ProcessPoolExecutor(len(shares), mp_context=context) as pool:
         queue = manager.Queue()
-        futures = [loop.run_in_executor(pool, rebuild_in_child, share, queue) for share in shares]
+        futures = [loop.run_in_executor(pool, rescore_share_in_child, share, queue) for share in shares]
         while not all(f.done() for f in futures):
             await asyncio.sleep(0.2)
             _drain(queue, progress)

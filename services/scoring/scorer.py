@@ -20,7 +20,7 @@ from pymongo.errors import DocumentTooLarge
 
 from services.scoring import metrics
 from services.scoring.core.facts import Fact, Void, fact_of_decoded
-from services.scoring.core.ledger import Ledger, fold
+from services.scoring.core.ledger import Ledger, Tracked, fold_at
 from services.scoring.core.rulebook import Rulebook
 from services.scoring.core.scores import score
 from services.scoring.delivery import DeadLetters, Delivery, reason_of
@@ -221,25 +221,20 @@ class Scorer:
         """Fold records into a copy of the work's current ledger and encode the result; raises
         (changing nothing) when a record or the ledger it makes cannot be stored."""
         current = work.result or work.base
-        ledger, offset, last_time = current.ledger.copy(), current.offset, current.last_event_time
+        tracked = Tracked(current.ledger.copy(), current.offset, current.last_event_time)
         folded = _Folded()
         for r in records:
             d, item = r.delivery, r.decoded.item
-            if d.offset <= offset:  # already in the ledger: a replay after a crash or a rebalance
-                folded.outcomes.append((r.index, "replayed"))
-                continue
-            offset = d.offset
-            self._faults.check("fold", [r.decoded.event.envelope.id])
-            outcome = fold(ledger, item)
+            if d.offset > tracked.offset:
+                self._faults.check("fold", [r.decoded.event.envelope.id])
+            outcome = fold_at(tracked, d.offset, item, r.decoded.event.envelope.time)
             if outcome == "conflict":
                 err = ContractError(f"conflict: id {item.event_id} is already counted with other content")
                 folded.rejects.append((d, err, "fold"))
-                continue
-            t = r.decoded.event.envelope.time
-            last_time = t if last_time is None or t > last_time else last_time
-            folded.outcomes.append((r.index, outcome))
-        folded.result = StoredLedger(ledger, offset, last_time)
-        if offset != current.offset:
+            else:
+                folded.outcomes.append((r.index, outcome))
+        folded.result = StoredLedger(tracked.ledger, tracked.offset, tracked.last_time)  # stored split
+        if tracked.offset != current.offset:
             folded.encoded = self._encoded(work.key, folded.result)
         return folded
 

@@ -45,7 +45,8 @@ class MemoryStore:
         if doc is None:
             return None
         facts = [Fact(*row) for row in zip(*(self.columns(key.id)[f] for f in Fact.__slots__), strict=True)]
-        return StoredLedger(Ledger({f.event_id: f for f in facts}, set(doc["voided"])), doc["offset"])
+        ledger = Ledger({f.event_id: f for f in facts}, set(doc["voided"]))
+        return StoredLedger(ledger, doc["offset"], whole="facts" in doc)
 
     def columns(self, ledger_id: str) -> dict[str, list]:
         """The fact columns of a ledger: of its one document, or of the months its head names."""
@@ -311,3 +312,22 @@ async def test_a_ledger_over_the_document_limit_is_found_when_written_and_retrac
     kept = len(store.facts("b1|liaison|2024"))
     assert 0 < kept < 8 and [d.offset for d, _ in out.sent] == list(range(kept, 8))
     assert counted(out, "b1") == kept and "over" in out.sent[0][1]
+
+
+async def test_a_ledger_stored_whole_is_written_out_in_months_once():
+    store, out = MemoryStore(), Recorder()
+    s = scorer(store, out)
+    await s.handle_batch([record("b1", "e0", 0, at="2024-03-03T09:00:00+08:00"), record("b1", "e1", 1)])
+    await s.flush()
+    head = store.docs["b1|liaison|2024"]
+    # As a rescore writes it: one document holding every fact.
+    whole = {k: v for k, v in head.items() if k != "months"} | {"facts": store.columns("b1|liaison|2024")}
+    store.docs = {"b1|liaison|2024": whole}
+    s.forget()
+    await s.handle_batch([record("b1", "e2", 2)])  # June
+    await s.flush()
+    assert {"b1|liaison|2024|03", "b1|liaison|2024|06"} <= set(store.docs)  # every month: March too
+    del store.docs["b1|liaison|2024|03"]
+    await s.handle_batch([record("b1", "e3", 3)])  # June again: only June is written now
+    await s.flush()
+    assert "b1|liaison|2024|03" not in store.docs and len(store.columns("b1|liaison|2024|06")["event_id"]) == 3

@@ -1,6 +1,7 @@
 """The fold: a branch's ledger of facts that count, built by applying events in any order."""
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from services.scoring.core.facts import Fact, Void
 
@@ -53,3 +54,26 @@ def fold(ledger: Ledger, item: Fact | Void) -> str:
     unchanged = item.event_id in ledger.facts or item.event_id in ledger.voided
     apply(ledger, item)
     return "duplicate" if unchanged else "applied"
+
+
+@dataclass
+class Tracked:
+    """A ledger with the offset of the last record folded into it (records come from one
+    partition, in order) and the acceptance time of the newest record it counts."""
+
+    ledger: Ledger = field(default_factory=Ledger)
+    offset: int = -1
+    last_time: datetime | None = None
+
+
+def fold_at(tracked: Tracked, offset: int, item: Fact | Void, at: datetime) -> str:
+    """Fold the record at `offset`, accepted at `at`, as live scoring and a rescore both do:
+    replayed (the ledger holds it already: a redelivery after a crash or a rebalance), or what
+    fold() says. A conflict moves the offset past the record and changes nothing else."""
+    if offset <= tracked.offset:
+        return "replayed"
+    tracked.offset = offset
+    outcome = fold(tracked.ledger, item)
+    if outcome != "conflict" and (tracked.last_time is None or at > tracked.last_time):
+        tracked.last_time = at
+    return outcome

@@ -1,17 +1,18 @@
-"""One share of a rescore: fold some partitions of the log into ledgers, write them into the new
-generation and publish them on the score feed. Runs in the rescoring process or in a child of it
-(each child takes its own partitions: every ledger is fed by exactly one partition)."""
+"""One share of a rescore (rescore.py orchestrates the shares): fold some partitions of the log into
+ledgers, write them into the new generation and publish them on the score feed. Runs in the
+rescoring process or in a child of it (each child takes its own partitions: every ledger is fed by
+exactly one partition)."""
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pymongo import AsyncMongoClient
 
-from services.scoring.core.ledger import Ledger, fold
+from services.scoring.core.ledger import Tracked, fold_at
 from services.scoring.core.rulebook import Rulebook
 from services.scoring.core.scores import score
 from services.scoring.delivery import Delivery
@@ -23,7 +24,6 @@ from shared.contracts import DEFAULT_TIME_WINDOW, Stream, TimeWindow
 from shared.kafka import KafkaPublisher
 from shared.settings import KafkaSettings
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 FEED_CHUNK = 2000
 DOCUMENT_MAX_BYTES = 16 * 1024 * 1024  # MongoDB's own limit: live scoring kept every ledger below it
 Progress = Callable[[int], None]
@@ -53,14 +53,7 @@ class Done:
     ledgers: int = 0
 
 
-@dataclass
-class _Building:
-    ledger: Ledger = field(default_factory=Ledger)
-    offset: int = -1
-    last_time: datetime = EPOCH
-
-
-async def rebuild(share: Share, progress: Progress) -> Done:
+async def rescore_share(share: Share, progress: Progress) -> Done:
     """Fold, write and publish every partition of the share, one partition at a time."""
     done = Done()
     client: AsyncMongoClient = AsyncMongoClient(share.mongo_url, tz_aware=True, appname="scoring-rescore")
@@ -94,10 +87,10 @@ async def rebuild(share: Share, progress: Progress) -> Done:
 
 async def _fold(
     consumer: AIOKafkaConsumer, tp: TopicPartition, end: int, share: Share, done: Done, progress: Progress
-) -> dict[LedgerKey, _Building]:
+) -> dict[LedgerKey, Tracked]:
     """Fold one repartition partition as live scoring did: the same decode, the same fold, the
     same order; records the dead-letter topic lists are skipped, the rest decided afresh."""
-    building: dict[LedgerKey, _Building] = {}
+    building: dict[LedgerKey, Tracked] = {}
     consumer.assign([tp])
     await consumer.seek_to_beginning(tp)
     while (await consumer.position(tp)) < end:
@@ -116,12 +109,9 @@ async def _fold(
             except Exception:  # a record's own fault, as live scoring decides (it dead-lettered it)
                 done.skipped_invalid += 1
                 continue
-            state = building.setdefault(decoded.key, _Building())
-            if fold(state.ledger, decoded.item) == "conflict":
+            state = building.setdefault(decoded.key, Tracked())
+            if fold_at(state, m.offset, decoded.item, decoded.event.envelope.time) == "conflict":
                 done.skipped_invalid += 1
-            else:
-                state.last_time = max(state.last_time, decoded.event.envelope.time)
-            state.offset = m.offset
         done.records += len(messages)
         progress(len(messages))
     return building
@@ -131,6 +121,6 @@ class ProgressQueue(Protocol):
     def put(self, item: int) -> None: ...
 
 
-def rebuild_in_child(share: Share, progress: ProgressQueue) -> Done:
+def rescore_share_in_child(share: Share, progress: ProgressQueue) -> Done:
     """Entry point of a child process: progress goes back through a queue."""
-    return asyncio.run(rebuild(share, progress.put))
+    return asyncio.run(rescore_share(share, progress.put))
