@@ -99,7 +99,7 @@ class FullRanking:
 
     @property
     def version(self) -> str:
-        """What a cursor pins: a digest of the query, the rulebook and every row's order, score
+        """What a cursor pins: a digest of the query, the rulebook and every row's order, scores
         and members, the same in every API process that holds the same ranking."""
         return str(self.head["version"])
 
@@ -213,7 +213,7 @@ def ranking_steps(
         if i % 1024 == 0:
             yield
         value = s.scores[dimension]
-        keyed.append((*sort_key(b, value), value, s.members))
+        keyed.append((*sort_key(b, value), value, s.members, s.scores))  # never compared past b
     yield
     keyed.sort()  # plain tuples: sorted without calling back into Python (branch ids are unique)
     yield
@@ -237,7 +237,7 @@ def ranking_steps(
         "total_branches": len(standings),
         "version": digest.hexdigest(),
     }
-    ranked = rank_ordered(((b, v) for _, b, v, _ in keyed), top=MAX_LIMIT)
+    ranked = rank_ordered(((k[1], k[2]) for k in keyed), top=MAX_LIMIT)
     yield
     out, encoded = [], []
     for i, r in enumerate(ranked[:MAX_LIMIT]):
