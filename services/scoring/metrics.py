@@ -17,6 +17,10 @@ MONGO_WRITE = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
 MONGO_ERRORS = Counter("scoring_mongo_errors_total", "MongoDB operations that failed (and were retried).")
+BROKER_ERRORS = Counter(
+    "scoring_broker_errors_total",
+    "Kafka operations of the worker that failed (and were retried): routing, the score feed, dead letters.",
+)
 LAG = Gauge(
     "scoring_consumer_lag", "Records behind the end of each assigned partition.", ["topic", "partition"]
 )

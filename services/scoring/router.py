@@ -99,7 +99,7 @@ class Router:
                 await self._forward(deliveries)
                 break
             except BrokerUnavailable as err:
-                metrics.MONGO_ERRORS.inc()  # counted with the worker's other waits
+                metrics.BROKER_ERRORS.inc()
                 log.warning("router: %s; retrying", err)
                 await asyncio.sleep(1.0)
         try:

@@ -70,6 +70,11 @@ class WorkerSettings(BaseSettings):
     time_window: TimeWindowSettings = Field(default_factory=TimeWindowSettings)
 
 
+def count_outage(err: BaseException | None) -> None:
+    """One failed attempt at an outage, on the metric of the dependency that was away."""
+    (metrics.BROKER_ERRORS if isinstance(err, BrokerUnavailable) else metrics.MONGO_ERRORS).inc()
+
+
 def retrying(deadline_s: float | None = None) -> AsyncRetrying:
     """Waits out MongoDB or broker outages: the partition holds its current record (order matters,
     and skipping would lose it), then catches up."""
@@ -77,7 +82,7 @@ def retrying(deadline_s: float | None = None) -> AsyncRetrying:
         retry=retry_if_exception_type(OUTAGES),
         wait=wait_exponential(multiplier=0.1, max=5),
         stop=stop_after_delay(deadline_s) if deadline_s else (lambda _: False),
-        before_sleep=lambda _: metrics.MONGO_ERRORS.inc(),
+        before_sleep=lambda state: count_outage(state.outcome.exception() if state.outcome else None),
         reraise=True,
     )
 
@@ -268,7 +273,7 @@ class WriteBehind:
             taken = [(s, e) for s, e in taken if (e.message.topic, e.message.partition) not in err.partitions]
         except Exception as err:
             self._pending = taken + self._pending
-            metrics.MONGO_ERRORS.inc()
+            count_outage(err)
             log.warning("writing scores behind failed (%s): retrying", type(err).__name__)
             return
         for stream, event in taken:

@@ -36,6 +36,7 @@ KNOWN_METRICS = {
     "scoring_end_to_end_delay_seconds_bucket",
     "scoring_mongo_write_seconds_bucket",
     "scoring_mongo_errors_total",
+    "scoring_broker_errors_total",
     "scoring_consumer_lag",
     "scoring_assigned_partitions",
     "scoring_oversize_records_total",
