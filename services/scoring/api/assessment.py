@@ -308,6 +308,25 @@ async def _compliance_table(
     return await computed.get((period, court, include_unregistered), version, snapshot)
 
 
+async def advanced_json(request: Request, year: str) -> bytes:
+    """The answer of GET /v1/advanced-branches as JSON (its exports answer the same)."""
+    model: MongoReadModel = request.app.state.read_model
+    today = month_of(request.app.state.clock())
+    # The year's totals of registered branches, as the city ranking has them (shared, cached).
+    ranking = await request.app.state.rankings.full(model, RankingQuery(year, "total", None, 1, False))
+    registry = await model.branches()
+    view = model.view()
+    version = (*model.version(year, view), today)
+    memo: JudgedMemo = request.app.state.judged
+
+    def snapshot() -> Steps[bytes]:
+        counts, rulebook = view.training(year), model.rulebook(view)
+        return advanced_steps(ranking, counts, registry, year, rulebook, today, memo, view.rows(year))
+
+    computed: Computed[bytes] = request.app.state.computed_advanced
+    return await computed.get(year, version, snapshot)
+
+
 def assessment_router() -> APIRouter:
     router = APIRouter(tags=["assessment"], route_class=AuthFirstRoute)
 
@@ -343,21 +362,6 @@ def assessment_router() -> APIRouter:
     async def advanced_view(
         request: Request, _: Reader, year: Annotated[str, Query(pattern=r"^[0-9]{4}$", examples=["2022"])]
     ) -> Response:
-        model: MongoReadModel = request.app.state.read_model
-        today = month_of(request.app.state.clock())
-        # The year's totals of registered branches, as the city ranking has them (shared, cached).
-        ranking = await request.app.state.rankings.full(model, RankingQuery(year, "total", None, 1, False))
-        registry = await model.branches()
-        view = model.view()
-        version = (*model.version(year, view), today)
-        memo: JudgedMemo = request.app.state.judged
-
-        def snapshot() -> Steps[bytes]:
-            counts, rulebook = view.training(year), model.rulebook(view)
-            return advanced_steps(ranking, counts, registry, year, rulebook, today, memo, view.rows(year))
-
-        computed: Computed[bytes] = request.app.state.computed_advanced
-        body = await computed.get(year, version, snapshot)
-        return Response(body, media_type="application/json")
+        return Response(await advanced_json(request, year), media_type="application/json")
 
     return router

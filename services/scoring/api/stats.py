@@ -80,6 +80,34 @@ def stats_steps(ledgers: list, months: list[str], branches: set[str] | None) -> 
     return {"branches": len({d.branch_id for d in docs}), "streams": streams}
 
 
+async def stats_of(
+    request: Request, from_month: str, to_month: str, court: str | None, include_unregistered: bool
+) -> Stats:
+    """The answer of GET /v1/stats (its exports answer the same)."""
+    if from_month > to_month:
+        raise Problem(422, "Unprocessable Content", "from must not be after to")
+    months = month_range(from_month, to_month)
+    if len(months) > MAX_MONTHS:
+        raise Problem(422, "Unprocessable Content", f"at most {MAX_MONTHS} months at once")
+    model: MongoReadModel = request.app.state.read_model
+    registry = await model.branches()
+    if court:
+        branches: set[str] | None = set(await model.court_branches(court))
+    else:
+        branches = None if include_unregistered else set(registry)
+    view = model.view()
+    generation, _period, registry_version = model.version(months[0], view)
+    version = (generation, tuple(view.versions.get(m, 0) for m in months), registry_version)
+
+    def snapshot() -> Steps[dict]:
+        return stats_steps(view.ledgers(), months, branches)
+
+    computed: Computed[dict] = request.app.state.computed_stats
+    key = (from_month, to_month, court, include_unregistered)
+    found = await computed.get(key, version, snapshot)
+    return Stats(from_month=from_month, to_month=to_month, court=court, **found)
+
+
 def stats_router() -> APIRouter:
     router = APIRouter(tags=["stats"], route_class=AuthFirstRoute)
 
@@ -92,27 +120,6 @@ def stats_router() -> APIRouter:
         court: Court = None,
         include_unregistered: IncludeUnregistered = False,
     ) -> Stats:
-        if from_month > to_month:
-            raise Problem(422, "Unprocessable Content", "from must not be after to")
-        months = month_range(from_month, to_month)
-        if len(months) > MAX_MONTHS:
-            raise Problem(422, "Unprocessable Content", f"at most {MAX_MONTHS} months at once")
-        model: MongoReadModel = request.app.state.read_model
-        registry = await model.branches()
-        if court:
-            branches: set[str] | None = set(await model.court_branches(court))
-        else:
-            branches = None if include_unregistered else set(registry)
-        view = model.view()
-        generation, _period, registry_version = model.version(months[0], view)
-        version = (generation, tuple(view.versions.get(m, 0) for m in months), registry_version)
-
-        def snapshot() -> Steps[dict]:
-            return stats_steps(view.ledgers(), months, branches)
-
-        computed: Computed[dict] = request.app.state.computed_stats
-        key = (from_month, to_month, court, include_unregistered)
-        found = await computed.get(key, version, snapshot)
-        return Stats(from_month=from_month, to_month=to_month, court=court, **found)
+        return await stats_of(request, from_month, to_month, court, include_unregistered)
 
     return router
