@@ -11,7 +11,6 @@ decoders one corpus and demands the same decisions and the same values.
 """
 
 import functools
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -19,6 +18,7 @@ import msgspec
 from msgspec import Meta, Raw, Struct
 
 from shared.contracts import (
+    EVENT_TYPES,
     ID_PATTERN,
     LINE_PATTERN,
     RFC3339,
@@ -154,14 +154,16 @@ class Envelope(_Strict, frozen=True):
 
 ENVELOPE_FIELDS = frozenset(Envelope.__struct_fields__)
 _ENVELOPE = msgspec.json.Decoder(Envelope)
-_PAYLOAD = {name: msgspec.json.Decoder(model) for name, model in PAYLOADS.items()}
+_DECODERS = {name: msgspec.json.Decoder(model) for name, model in PAYLOADS.items()}
+# Each registered type name with its payload's decoder: one lookup per record.
+_TYPES = {name: (t, _DECODERS[t.model.__name__]) for name, t in EVENT_TYPES.items()}
 _ANY = msgspec.json.Decoder()
 _FAILED = (msgspec.ValidationError, msgspec.DecodeError, RecursionError)
 
 
-@dataclass(frozen=True, slots=True)
-class DecodedEvent:
-    """An envelope with its validated payload, as parse_event gives it (attributes of one name)."""
+class DecodedEvent(Struct, frozen=True):
+    """An envelope with its validated payload, as parse_event gives it (attributes of one name).
+    A Struct, not a frozen dataclass: built in C, a few times faster, once per record."""
 
     envelope: Envelope
     event_type: EventType
@@ -220,8 +222,11 @@ def decode_event(raw: bytes) -> DecodedEvent:
             envelope = _ENVELOPE.decode(_canonical(raw, "envelope"))
         except _FAILED as err:
             raise ContractError(f"invalid envelope: {reason(err)}") from None
-    event_type = event_type_named(envelope.type)
-    decoder = _PAYLOAD[event_type.model.__name__]
+    try:
+        event_type, decoder = _TYPES[envelope.type]
+    except KeyError:
+        event_type_named(envelope.type)  # raises ContractError, saying why there is no such type
+        raise
     try:
         payload = decoder.decode(envelope.data)
     except _FAILED:
