@@ -13,6 +13,7 @@ else COMMAND's. Take it while the user's system is idle (its worker has scored w
 import argparse
 import asyncio
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 from pymongo import MongoClient
 
@@ -67,16 +69,23 @@ def api_snapshot(copy: Instance, token: str) -> dict[str, Any]:
 
 async def kafka_snapshot(copy: Instance) -> dict[str, Any]:
     """Every topic's end offsets and every consumer group's committed offsets (per topic, summed)."""
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # a topic deleted meanwhile is not news
     admin = AIOKafkaAdminClient(bootstrap_servers=copy.bootstrap_servers, request_timeout_ms=30_000)
-    consumer = AIOKafkaConsumer(bootstrap_servers=copy.bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=copy.bootstrap_servers, enable_auto_commit=False, request_timeout_ms=10_000
+    )
     await admin.start()
     await consumer.start()
     try:
         # Kafka's own (__consumer_offsets) grows with every commit, even of offsets that did not move.
         topics = sorted(t for t in await admin.list_topics() if not t.startswith("__"))
-        described = await admin.describe_topics(topics) if topics else []
-        partitions = [TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"]]
-        ends = await consumer.end_offsets(partitions) if partitions else {}
+        ends: dict[str, int] = {}
+        for d in await admin.describe_topics(topics) if topics else []:
+            partitions = [TopicPartition(d["topic"], p["partition"]) for p in d["partitions"]]
+            try:
+                ends[d["topic"]] = sum((await consumer.end_offsets(partitions)).values()) if partitions else 0
+            except (KafkaError, TimeoutError):
+                continue  # deleted since it was listed (its maker dropped it): absent, as it now is
         groups: dict[str, dict[str, int]] = {}
         for group_id, _ in sorted(await admin.list_consumer_groups()):
             committed = await admin.list_consumer_group_offsets(group_id)
@@ -87,10 +96,7 @@ async def kafka_snapshot(copy: Instance) -> dict[str, Any]:
     finally:
         await consumer.stop()
         await admin.close()
-    end_per_topic: dict[str, int] = {t: 0 for t in topics}
-    for tp, end in ends.items():
-        end_per_topic[tp.topic] += end
-    return {"topics (end offsets)": end_per_topic, "consumer groups (committed offsets)": groups}
+    return {"topics (end offsets)": dict(sorted(ends.items())), "consumer groups (committed offsets)": groups}
 
 
 def database_snapshot(copy: Instance) -> dict[str, Any]:
