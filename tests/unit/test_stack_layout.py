@@ -145,3 +145,14 @@ def test_run_with_keep_leaves_the_copy(monkeypatch: pytest.MonkeyPatch) -> None:
         assert status == 0 and home.is_dir()
     finally:
         shutil.rmtree(home)
+
+
+def test_run_on_the_default_copy_never_removes_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    stack = STACK.Stack(STACK.layout_of({}))
+    monkeypatch.setattr(stack, "up", lambda names: None)  # the default copy: whatever runs, runs
+
+    def refuse(_: object) -> None:
+        raise AssertionError("destroy called on the default copy")
+
+    monkeypatch.setattr(STACK, "destroy", refuse)
+    assert STACK.run(stack, [sys.executable, "-c", "raise SystemExit(5)"], keep=False) == 5
