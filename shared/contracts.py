@@ -79,6 +79,13 @@ DEAD_LETTER = Topic(
     "headers dlq.reason, where it was read (dlq.topic, dlq.partition, dlq.offset) and, once routed, where "
     "it was first written (dlq.origin.topic, dlq.origin.partition, dlq.origin.offset)",
 )
+# The audit trail (审计日志): who changed what, where (shared/audit.py); kept forever, never compacted.
+AUDIT = Topic(
+    "audit.events.v1",
+    key='"audit": one partition, so the trail has one order',
+    value="CloudEvents 1.0, structured JSON mode; data: actor, role, organisation, action, target, "
+    "request id (never a token, a name or a record's content)",
+)
 
 
 class Contract(BaseModel):

@@ -17,7 +17,7 @@ from aiokafka.errors import (
     TopicAlreadyExistsError,
 )
 
-from shared.contracts import DEAD_LETTER, TOPICS
+from shared.contracts import AUDIT, DEAD_LETTER, TOPICS
 from shared.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -60,12 +60,12 @@ def failure_reason(err: BaseException) -> str:
 async def ensure_topics(
     settings: KafkaSettings, names: Iterable[str] | None = None, config: dict[str, str] | None = None
 ) -> None:
-    """Create the event topics and the dead-letter topic, or the topics named (with `config`
+    """Create the event topics, the dead-letter and the audit topic, or the topics named (with `config`
     instead of the event topics' keep-everything settings), if missing (idempotent, race-safe).
     Every topic gets the settings' replication factor and `min.insync.replicas` (over the caller's)."""
     wanted = list(names) if names is not None else [t.name for t in TOPICS.values()]
     if names is None:
-        wanted.append(DEAD_LETTER.name)
+        wanted += [DEAD_LETTER.name, AUDIT.name]
     admin = AIOKafkaAdminClient(
         bootstrap_servers=settings.bootstrap_servers, request_timeout_ms=settings.request_timeout_ms
     )

@@ -29,6 +29,7 @@ from services.scoring.router import Router, catch_up
 from services.scoring.routing import routed_topics
 from services.scoring.rulebooks import rulebook_toml
 from services.scoring.score_feed import SCORE_FEED_CONFIG, feed_topic
+from shared.audit import audit_command
 from shared.contracts import DEFAULT_TIME_WINDOW, TOPICS, TimeWindow
 from shared.kafka import EVENT_TOPIC_CONFIG, KafkaPublisher, ensure_topics, partitions_of
 from shared.settings import KafkaSettings
@@ -78,6 +79,7 @@ async def rescore(
     shared out among `processes` (default: one per core)."""
     generations = MongoGenerations(db)
     target = Generation((await generations.active()).number + 1)
+    await audit_command(kafka, "rescore.start", f"generation-{target.number}", "scoring-rescore")  # first
     await db.drop_collection(target.ledgers)  # leftovers of an interrupted run
     await ensure_topics(kafka, [feed_topic(db.name)], SCORE_FEED_CONFIG)
     streams = routed_topics(routed_from or app_id)

@@ -11,6 +11,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared import mongo
+from shared.audit import Auditor
 from shared.auth import Authenticator, AuthSettings
 from shared.contracts import Contract, Stream
 from shared.docs import install_docs
@@ -88,6 +89,7 @@ def create_app(
     window = settings.time_window.window()
     app.state.intake = Intake(spec.stream, spec.name, receipts, publisher, clock, window)
     app.state.authenticator = Authenticator(settings.auth)
+    app.state.auditor = Auditor(publisher, settings.kafka, spec.name)  # the audit trail (shared/audit.py)
     app.state.org = MongoCourtOf(db[REGISTRY])  # a branch's court, for the writers' reach
     install_problems(app)
     install_docs(app)

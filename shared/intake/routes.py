@@ -7,6 +7,7 @@ from fastapi import APIRouter, Body, Header, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from shared.audit import audit
 from shared.auth import AuthFirstRoute, RecordWriter, require_branch
 from shared.contracts import ID_PATTERN, Contract
 from shared.intake.accept import Intake, Outcome
@@ -187,6 +188,7 @@ def intake_router(resource: str, model: type[Contract]) -> APIRouter:
     ) -> Accepted:
         async def allowed(receipt: Receipt) -> None:
             await _check_reach(request, who, receipt.branch_id, _member_of(receipt))
+            await audit(request, who, "record.void", event_id, branch=receipt.branch_id)  # before the change
 
         return _answer(await intake(request).void(event_id, body.reason, allowed))
 

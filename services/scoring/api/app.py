@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from pymongo.errors import ConnectionFailure
 
 from services.scoring.api.assessment import JudgedMemo, assessment_router
+from services.scoring.api.audit import audit_router
 from services.scoring.api.board import board_router
 from services.scoring.api.branches import branches_router
 from services.scoring.api.computed import Computed
@@ -149,4 +150,5 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(assessment_router())
     app.include_router(board_router())
     app.include_router(summary_router(settings.city))
+    app.include_router(audit_router(settings.kafka))  # GET /v1/audit; the API's own audit events
     return app

@@ -16,6 +16,7 @@ from services.scoring.api.read_model import Branch, MongoReadModel
 from services.scoring.core.rulebook import DIMENSION_LABELS, DIMENSIONS, Rulebook, kind_label
 from services.scoring.core.standing import BranchPeriod, merge, standing
 from services.scoring.core.summary import PeriodRow
+from shared.audit import audit
 from shared.auth import ADMIN, Admin, AuthFirstRoute, Reader, require_court
 from shared.contracts import ID_PATTERN, LINE_PATTERN, Contract
 from shared.problems import Problem
@@ -127,6 +128,7 @@ def branches_router(city: str) -> APIRouter:
     async def put_branch(branch_id: BranchId, body: BranchIn, request: Request, who: Admin) -> BranchOut:
         require_court(who, body.court)  # a court's admin registers into its own court only
         branch = Branch(branch_id, body.name, body.court, body.court_name, body.members)
+        await audit(request, who, "branch.put", branch_id, body.court, branch_id)  # before the change
         await model(request).put_branch(branch)
         return _out(branch)
 
