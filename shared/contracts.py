@@ -196,10 +196,14 @@ BranchId = Annotated[
 ]
 # One reader of times for this contract and the worker's fast decoder (shared/fast_contracts.py),
 # so the two cannot disagree on one: msgspec's RFC 3339 parser, given a string with date, time to
-# the second and a UTC offset (it also reads a space for the T, and +0800 for +08:00; fractions
-# past microseconds are rounded). Never a number: pydantic alone would take 1700000000 or
-# "1700000000" as a Unix time, and "2022-03-12T09:00+08:00" without seconds.
+# the second and a UTC offset (it also reads a space for the T, and +0800 for +08:00). Never a
+# number: pydantic alone would take 1700000000 or "1700000000" as a Unix time, and
+# "2022-03-12T09:00+08:00" without seconds.
 RFC3339 = Annotated[datetime, msgspec.Meta(tz=True)]
+# Fraction digits past the microsecond (.NET writes seven) are cut, not rounded: 23:59:59.9999999
+# on the last day of a month is still that month. Both readers cut them before parsing.
+FINER_THAN_MICROSECONDS = re.compile(r"^(\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d\.\d{6})\d+")
+FINER_THAN_MICROSECONDS_IN_JSON = re.compile(rb'("\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d\.\d{6})\d+')
 TIME_FORMAT = "an RFC 3339 date-time string with its timezone offset, e.g. 2022-03-12T09:00:00+08:00"
 
 
@@ -210,7 +214,7 @@ def parse_time(value: object) -> object:
     if not isinstance(value, str):
         raise ValueError(f"must be {TIME_FORMAT}, not {type(value).__name__}")
     try:
-        return msgspec.convert(value, RFC3339)
+        return msgspec.convert(FINER_THAN_MICROSECONDS.sub(r"\1", value), RFC3339)
     except msgspec.ValidationError as err:
         raise ValueError(f"must be {TIME_FORMAT} ({err})") from None
 
@@ -481,6 +485,9 @@ def event_type_named(name: str) -> EventType:
 
 def parse_event(raw: bytes | str) -> ParsedEvent:
     """Decode and validate one record's value; raise ContractError with the reason."""
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8", "surrogatepass")
+    raw = FINER_THAN_MICROSECONDS_IN_JSON.sub(rb"\1", raw)  # the record as both readers take it
     try:
         envelope = CloudEvent.model_validate_json(raw)
     except ValidationError as err:

@@ -948,3 +948,12 @@ def test_the_envelope_demands_what_the_contract_demands():
 def test_an_anchored_pattern_refuses_a_trailing_newline_where_python_s_dollar_would_not(pattern):
     assert re.search(pattern, "m-001\n") and not re.search(fast.anchored(pattern), "m-001\n")
     assert re.search(fast.anchored(pattern), "m-001")
+
+
+def test_fraction_digits_past_the_microsecond_are_cut_not_rounded_into_the_next_month():
+    at = "2024-01-31T23:59:59.9999999+08:00"  # .NET's "o" format writes seven digits
+    raw = raw_of(envelope_of("liaison", data_of("liaison", occurred_at=at), time=at))
+    for decided in decisions(raw):
+        assert not isinstance(decided, ContractError), decided
+        assert decided.payload.occurred_at.month == 1 and decided.payload.occurred_at.microsecond == 999999
+        assert decided.envelope.time.microsecond == 999999
