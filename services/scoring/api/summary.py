@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.scoring.api.computed import Computed, Steps, sliced
-from services.scoring.api.rankings import JSON_OPTIONS, Period, RankingQuery
+from services.scoring.api.rankings import JSON_OPTIONS, Court, Period, RankingQuery
 from services.scoring.api.read_model import Branch, MongoReadModel
 from services.scoring.core import compliance
 from services.scoring.core.periods import month_of, year_of
@@ -215,11 +215,7 @@ def summary_steps(
         "rulebook_version": rulebook.version,
         "courts": out,
         "city": _court_out({**city, "best": city_best, "court": None, "court_name": None}, registered),
-        "behind": {
-            "red": sum(x["colour"] == "red" for x in behind),
-            "yellow": sum(x["colour"] == "yellow" for x in behind),
-            "branches": behind[:BEHIND_MAX],
-        },
+        "behind": behind,  # all of them: a response lists at most BEHIND_MAX (see `_behind`)
         "advanced": {
             "min_compliance": rule.min_compliance,
             "court_share": rule.court_share,
@@ -229,6 +225,16 @@ def summary_steps(
             "court_quotas": {c["court"]: _quota(c["branches"], rule.court_share) for c in courts},
             "court_branches": {c["court"]: c["branches"] for c in courts},
         },
+    }
+
+
+def _behind(behind: list[dict[str, Any]], court: str | None) -> dict[str, Any]:
+    """The red and yellow branches (of one court, if given): counted all, listed up to BEHIND_MAX."""
+    mine = [x for x in behind if x["court"] == court] if court else behind
+    return {
+        "red": sum(x["colour"] == "red" for x in mine),
+        "yellow": sum(x["colour"] == "yellow" for x in mine),
+        "branches": mine[:BEHIND_MAX],
     }
 
 
@@ -308,8 +314,11 @@ def summary_router(city: str, settings: BoardSettings | None = None) -> APIRoute
         }
         return Response(orjson.dumps(body), media_type="application/json")
 
-    @router.get("/v1/board/summary", summary="Per court: scores, compliance, stream figures; who is behind")
-    async def summary(request: Request, _: Reader, period: Period) -> Response:
+    @router.get(
+        "/v1/board/summary",
+        summary="Per court: scores, compliance, stream figures; who is behind (of one court, if given)",
+    )
+    async def summary(request: Request, _: Reader, period: Period, court: Court = None) -> Response:
         m = model(request)
         today = month_of(request.app.state.clock())
         totals = await ranking_values(request, period)
@@ -324,7 +333,8 @@ def summary_router(city: str, settings: BoardSettings | None = None) -> APIRoute
             tallies = kinds.steps(ledgers, period)
             return summary_steps(period, registry, courts, totals, counts, tallies, rulebook, today)
 
-        body = await computed.get(period, version, snapshot)
+        found = await computed.get(period, version, snapshot)
+        body = {**found, "court": court, "behind": _behind(found["behind"], court)}
         return Response(orjson.dumps(body, option=JSON_OPTIONS), media_type="application/json")
 
     @router.get("/v1/board/branches/{branch_id}", summary="A branch's rank in its court and city")

@@ -94,7 +94,8 @@ function summary(b, standing, courtName) {
 }
 
 function table(head, rows) {
-  return h('div', { class: 'table-scroll' }, h('table', { class: 'small' },
+  // Focusable: a table wider than a phone scrolls sideways, and the keyboard must reach it too.
+  return h('div', { class: 'table-scroll', tabindex: 0 }, h('table', { class: 'small' },
     h('thead', {}, h('tr', {}, head.map(([zh, en, cls]) => h('th', { scope: 'col', class: cls }, bi(zh, en))))),
     h('tbody', {}, rows.map((cells) => h('tr', {}, cells.map(([text, cls]) => h('td', { class: cls }, text)))))));
 }

@@ -128,6 +128,7 @@ export class RankingView {
     const court = row.court ? this.courtName(row.court) : '未登记 Unregistered';
     set(line.cells.court, court);
     set(line.where, court); // under the name where the court column does not fit (phones)
+    line.where.title = court;
     this.move(line, row);
     set(line.cells.members, String(row.members));
     for (const c of COLUMNS) {

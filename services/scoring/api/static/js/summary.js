@@ -44,7 +44,7 @@ export class BoardPanels {
     const seq = ++this.seq;
     Object.assign(this, { timer: 0, at: Date.now() });
     try {
-      const data = await getJSON('/v1/board/summary', { period: q.period }, q.token);
+      const data = await getJSON('/v1/board/summary', { period: q.period, court: q.court }, q.token);
       if (seq !== this.seq) return;
       this.renderSummary(data, q);
       this.renderBehind(data, q);
@@ -98,9 +98,8 @@ export class BoardPanels {
   }
 
   renderBehind(data, q) {
-    const all = data.behind.branches.filter((b) => !q.court || b.court === q.court);
-    const red = all.filter((b) => b.colour === 'red').length;
-    fill($('behind-caption'), `${data.period} · 截至 ${data.as_of_month} as of · 红 red ${red} · 黄 yellow ${all.length - red}`);
+    const all = data.behind.branches;
+    fill($('behind-caption'), `${data.period} · 截至 ${data.as_of_month} as of · 红 red ${data.behind.red} · 黄 yellow ${data.behind.yellow}`);
     if (!all.length) {
       fill($('behind'), h('p', { class: 'hint' }, '本期所有支部均已按要求完成 Every branch kept its required meetings this period'));
       return;
