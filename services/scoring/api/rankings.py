@@ -501,6 +501,10 @@ def rankings_router() -> APIRouter:
         },
     )
     async def stream(request: Request, who: Reader, q: Annotated[RankingQuery, Depends()]) -> Response:
+        if q.cursor is not None:
+            raise Problem(
+                422, "Unprocessable Content", "cursor: a stream starts from a snapshot of its first rows"
+            )
         slots: StreamSlots = request.app.state.stream_slots
         slots.take(who.sha256)
         return _SlotStream(
