@@ -3,6 +3,7 @@
 import csv
 import io
 import re
+import tempfile
 from urllib.parse import unquote
 
 import openpyxl
@@ -117,3 +118,11 @@ def test_xlsx_has_a_frozen_header_widths_numbers_and_strings_only(tmp_path):
     assert [c.value for c in cells[2]] == ["民一庭党支部", 2, 0, False]
     assert [c.value for c in cells[3]] == [None, 3, 1e-05, None]
     assert not any(c.data_type == "f" for row in cells for c in row)
+
+
+def test_xlsx_goes_to_an_open_file_too():
+    with tempfile.TemporaryFile() as file:
+        write_xlsx(file, "t", COLUMNS, ROWS)
+        file.seek(0)
+        rows = [[c.value for c in row] for row in openpyxl.load_workbook(file).active.iter_rows()]
+    assert rows[1] == ["=1+1", 1, -2.5, True] and len(rows) == 4

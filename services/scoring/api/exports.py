@@ -226,15 +226,16 @@ async def _from_file(file: IO[bytes]) -> AsyncIterator[bytes]:
 
 
 def _xlsx_file(title: str, columns: Sequence[Column], rows: Rows) -> IO[bytes]:
-    """The XLSX written to a temporary file, opened and already unlinked: nothing is left behind
-    however the download ends."""
-    fd, path = tempfile.mkstemp(prefix="export-", suffix=".xlsx")
-    os.close(fd)
+    """The XLSX written to an anonymous temporary file (it has no name: nothing is left behind
+    however the download, or the process, ends), rewound for reading."""
+    file = tempfile.TemporaryFile(prefix="export-", suffix=".xlsx")  # closed by _from_file
     try:
-        write_xlsx(path, title, columns, rows())
-        return open(path, "rb")  # closed by _from_file
-    finally:
-        os.unlink(path)
+        write_xlsx(file, title, columns, rows())
+    except BaseException:
+        file.close()
+        raise
+    file.seek(0)
+    return file
 
 
 async def export(

@@ -8,7 +8,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import IO, Any, Literal
 from urllib.parse import quote
 
 import xlsxwriter
@@ -110,16 +110,19 @@ def sheet_name(title: str) -> str:
     return re.sub(r"[\[\]:*?/\\]", "-", title)[:31] or "Sheet1"
 
 
-def write_xlsx(path: str, title: str, columns: Sequence[Column], rows: Iterable[Sequence[Any]]) -> None:
-    """The table as an XLSX file at `path`, row by row in constant memory: a bold frozen header,
-    column widths, numbers as numbers and text as strings (a string cell is never a formula)."""
+def write_xlsx(
+    target: str | IO[bytes], title: str, columns: Sequence[Column], rows: Iterable[Sequence[Any]]
+) -> None:
+    """The table as an XLSX file at `target` (a path or a binary file), row by row in constant
+    memory: a bold frozen header, column widths, numbers as numbers and text as strings (a string
+    cell is never a formula)."""
     options = {
         "constant_memory": True,  # each row is flushed to disk once the next begins
         "strings_to_formulas": False,
         "strings_to_numbers": False,
         "strings_to_urls": False,
     }
-    workbook = xlsxwriter.Workbook(path, options)
+    workbook = xlsxwriter.Workbook(target, options)
     try:
         sheet = workbook.add_worksheet(sheet_name(title))
         bold = workbook.add_format({"bold": True})
