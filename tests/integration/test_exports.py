@@ -182,26 +182,36 @@ async def test_the_stats_export_holds_each_stream_and_kind(tokens, world, fmt):
     ]  # liaison, training, volunteer
 
 
-def item(i: dict[str, Any]) -> list[Any]:
-    return [i["kind"], i["label"], i["window"], i["needed"], i["done"], i["status"], i["colour"]]
+def cell(i: dict[str, Any]) -> str:
+    """A window's cell: its status, done and needed."""
+    return f"{i['status']} {i['done']}/{i['needed']}"
 
 
 @BOTH
-async def test_the_compliance_export_holds_every_item_of_the_court(tokens, world, fmt):
+async def test_the_compliance_export_holds_every_window_of_every_branch(tokens, world, fmt):
     params = {"period": "2024", "court": world["court"]}
     page = await answer(tokens, "/v1/compliance", **params, limit=1000)
-    _, table = await exported(tokens, "/v1/exports/compliance", fmt, **params)
+    response, table = await exported(tokens, "/v1/exports/compliance", fmt, **params)
+    first = page["branches"][0]["items"]
+    assert table[0][5:] == [f"{i['label'].split()[0]} {i['kind']} {i['window']}" for i in first]
     expected = [
-        [b["branch_id"], b["name"], b["court"], b["colour"], b["done_share"], *item(i)]
+        [b["branch_id"], b["name"], b["court"], b["colour"], b["done_share"], *(cell(i) for i in b["items"])]
         for b in page["branches"]
-        for i in b["items"]
     ]
-    assert page["total_branches"] == 3 and len(expected) > 3
+    assert page["total_branches"] == 3 and len(first) > 12  # a year's windows of every required kind
     assert table[1:] == as_rows(expected, fmt)
-    done = [row for row in numeric(table[1:], fmt) if row[0] == world["c"] and row[7] == "2024-03"]
-    assert [(row[5], row[9]) for row in done if row[5] == "lecture_hall"] == [("lecture_hall", 1)]
+    by_id = {row[0]: row for row in table[1:]}
+    march = table[0].index("政治理论及业务学习大讲堂 lecture_hall 2024-03")
+    assert by_id[world["c"]][march] == "done 1/1" and by_id[world["b"]][march] == "overdue 0/1"
     _, one = await exported(tokens, "/v1/exports/compliance", fmt, **params, branch=world["c"])
-    assert one[1:] == [row for row in table[1:] if row[0] == as_cell(world["c"], fmt)]
+    assert one == [table[0], by_id[world["c"]]]
+    if fmt == "xlsx":  # each window's cell on its colour
+        sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
+        row = next(r for r in sheet.iter_rows(min_row=2) if r[0].value == world["c"])
+        assert row[march].fill.fgColor.rgb.endswith("C6EFCE")  # green: done
+        assert next(r for r in sheet.iter_rows(min_row=2) if r[0].value == world["b"])[
+            march
+        ].fill.fgColor.rgb.endswith("FFC7CE")
 
 
 @BOTH

@@ -126,3 +126,19 @@ def test_xlsx_goes_to_an_open_file_too():
         file.seek(0)
         rows = [[c.value for c in row] for row in openpyxl.load_workbook(file).active.iter_rows()]
     assert rows[1] == ["=1+1", 1, -2.5, True] and len(rows) == 4
+
+
+def test_a_status_cell_is_its_text_in_csv_and_coloured_in_xlsx(tmp_path):
+    columns = [Column("项目 Item"), Column("状态 Status", "status")]
+    rows = [["a", ("done 1/1", "green")], ["b", ("overdue 0/1", "red")], ["c", ("=due", "yellow")]]
+    text = b"".join(csv_chunks(columns, rows)).decode()[1:]
+    assert list(csv.reader(io.StringIO(text)))[1:] == [
+        ["a", "done 1/1"],
+        ["b", "overdue 0/1"],
+        ["c", "'=due"],
+    ]
+    path = str(tmp_path / "s.xlsx")
+    write_xlsx(path, "s", columns, rows)
+    cells = [row[1] for row in openpyxl.load_workbook(path).active.iter_rows(min_row=2)]
+    assert [c.value for c in cells] == ["done 1/1", "overdue 0/1", "=due"]
+    assert [c.fill.fgColor.rgb[-6:] for c in cells] == ["C6EFCE", "FFC7CE", "FFEB9C"]

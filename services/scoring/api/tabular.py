@@ -20,7 +20,9 @@ MEDIA_TYPES: dict[str, str] = {"csv": f"{CSV}; charset=utf-8", "xlsx": XLSX}
 BOM = "\ufeff"  # Excel reads a CSV as UTF-8 only when it starts with one
 # A text cell starting so is run as a formula by Excel, LibreOffice or Google Sheets (CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-Kind = Literal["text", "int", "number", "bool"]
+Kind = Literal["text", "int", "number", "bool", "status"]
+# A "status" cell is (text, colour): the text, on a background of its colour in XLSX.
+FILLS = {"green": "#C6EFCE", "yellow": "#FFEB9C", "red": "#FFC7CE"}
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,8 @@ def _cell(value: Any, kind: Kind) -> Any:
     """A CSV cell: numbers as they are (exactly as JSON gives them), text made inert."""
     if value is None:
         return ""
+    if kind == "status" and isinstance(value, tuple):
+        value = value[0]
     if kind == "bool" and isinstance(value, bool):
         return "true" if value else "false"
     if kind in ("int", "number") and isinstance(value, int | float) and not isinstance(value, bool):
@@ -126,6 +130,7 @@ def write_xlsx(
     try:
         sheet = workbook.add_worksheet(sheet_name(title))
         bold = workbook.add_format({"bold": True})
+        fills = {colour: workbook.add_format({"bg_color": fill}) for colour, fill in FILLS.items()}
         for c, column in enumerate(columns):
             sheet.set_column(c, c, max(column.width, display_width(column.label) + 2))
         sheet.freeze_panes(1, 0)
@@ -135,7 +140,9 @@ def write_xlsx(
             for c, (value, column) in enumerate(zip(row, columns, strict=True)):
                 if value is None:
                     continue
-                if column.kind == "bool" and isinstance(value, bool):
+                if column.kind == "status" and isinstance(value, tuple):
+                    sheet.write_string(r, c, str(value[0]), fills.get(value[1]))
+                elif column.kind == "bool" and isinstance(value, bool):
                     sheet.write_boolean(r, c, value)
                 elif column.kind in ("int", "number") and isinstance(value, int | float):
                     sheet.write_number(r, c, value)
