@@ -9,6 +9,7 @@ import math
 from collections import Counter, OrderedDict
 from typing import Annotated, Any
 
+import msgspec
 import orjson
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
@@ -39,7 +40,7 @@ FIGURES = (
     ("volunteer_hours", "volunteer", None, "hours"),
     ("training_attendances", "training", None, "count"),
 )
-BEHIND_MAX = 500  # red and yellow branches listed at most (the counts cover them all)
+BEHIND_MAX = 300  # red and yellow branches listed at most (the counts cover them all)
 KIND_PERIODS_KEPT = 6  # periods whose per-ledger kind tallies are kept (see KindMemo)
 
 
@@ -79,6 +80,26 @@ def years_with_data(registry: dict[str, Branch], seen: dict[str, dict[tuple[str,
     return sorted(years, reverse=True)
 
 
+class _Kind(msgspec.Struct):
+    count: int
+    hours: float
+
+
+class _Period(msgspec.Struct):
+    kinds: dict[str, _Kind]
+
+
+class _Ledger(msgspec.Struct):
+    """The part of a feed record (services/scoring/core/summary.py) the stream figures read."""
+
+    branch_id: str
+    stream: str
+    scores: dict[str, _Period]
+
+
+_KINDS = msgspec.json.Decoder(_Ledger)
+
+
 class KindMemo:
     """Per ledger, its kind tallies in one period, decoded once per ledger version: a ledger
     summary is replaced (a new object) when it changes, so after some records only those are
@@ -98,8 +119,10 @@ class KindMemo:
                 continue
             hit = old.get(id(x))
             if hit is None or hit[0] is not x:
-                record = orjson.loads(x.raw)  # the feed's JSON: only three fields of it are read
-                hit = (x, record["branch_id"], record["stream"], record["scores"][period]["kinds"])
+                record = _KINDS.decode(x.raw)  # only what the figures read; the rest is skipped
+                found = record.scores[period].kinds
+                kinds = {k: {"count": t.count, "hours": t.hours} for k, t in found.items()}
+                hit = (x, record.branch_id, record.stream, kinds)
             memo[id(x)] = hit  # the ledger is held: its id is not reused while the entry lives
         self._periods[period] = memo
         while len(self._periods) > KIND_PERIODS_KEPT:
@@ -120,9 +143,11 @@ def summary_steps(
     tallies: Steps[list[tuple[str, str, dict]]],
     rulebook: Any,
     today: str,
+    judged: dict[str, tuple[Any, int, tuple]],
 ) -> Steps[dict[str, Any]]:
     """Per court: branches, average and best total, compliance, stream figures; who is behind;
-    the advanced rule's quotas. Over registered branches only."""
+    the advanced rule's quotas. Over registered branches only. `judged` remembers each branch's
+    compliance by its counts (replaced, never changed, when records arrive) and members."""
     per: dict[str, dict[str, Any]] = {
         c["court"]: {
             **c,
@@ -148,25 +173,14 @@ def summary_steps(
             court["sum"] += total
             if court["best"] is None or total > court["best"]["total"]:
                 court["best"] = {"branch_id": branch_id, "name": b.name, "total": total}
-        dones = compliance.done_counts(counts.get(branch_id) or {}, windows)
-        judged = compliance.tally(windows, dones, b.members)
-        colour, share = judged.colour, judged.done_share
+        mine = counts.get(branch_id)
+        seen = judged.get(branch_id)
+        if seen is None or seen[0] is not mine or seen[1] != b.members:
+            seen = judged[branch_id] = (mine, b.members, _judge(mine or {}, windows, b.members, labels))
+        colour, share, missing = seen[2]
         court["colours"][colour] += 1
         court["done"] += share
-        if colour != "green":
-            items = [compliance.judge(w, n, b.members) for w, n in zip(windows, dones, strict=True)]
-            missing = [
-                {
-                    "kind": it.kind,
-                    "label": labels[it.kind],
-                    "window": it.window,
-                    "status": it.status,
-                    "done": it.done,
-                    "needed": it.needed,
-                }
-                for it in items
-                if it.status != "done"
-            ]
+        if missing is not None:
             behind.append(
                 {
                     "branch_id": branch_id,
@@ -226,6 +240,26 @@ def summary_steps(
             "court_branches": {c["court"]: c["branches"] for c in courts},
         },
     }
+
+
+def _judge(
+    counts: dict[str, dict[str, int]], windows: list[compliance.Window], members: int, labels: dict[str, str]
+) -> tuple[str, float, list[dict[str, Any]] | None]:
+    """A branch's colour, share done and, unless green, what it missed: per kind, its windows
+    overdue and still due."""
+    dones = compliance.done_counts(counts, windows)
+    tally = compliance.tally(windows, dones, members)
+    if tally.colour == "green":
+        return tally.colour, tally.done_share, None
+    missing: dict[str, dict[str, Any]] = {}
+    for w, n in zip(windows, dones, strict=True):
+        item = compliance.judge(w, n, members)
+        if item.status != "done":
+            entry = missing.setdefault(
+                item.kind, {"kind": item.kind, "label": labels[item.kind], "overdue": [], "due": []}
+            )
+            entry[item.status].append(item.window)
+    return tally.colour, tally.done_share, list(missing.values())
 
 
 def _behind(behind: list[dict[str, Any]], court: str | None) -> dict[str, Any]:
@@ -292,6 +326,7 @@ def summary_router(city: str, settings: BoardSettings | None = None) -> APIRoute
     router = APIRouter(tags=["board"], route_class=AuthFirstRoute)
     computed: Computed[dict[str, Any]] = Computed(max_entries=16, min_age_s=1.0, fresh_wait_s=2.0)
     kinds = KindMemo()
+    judged: dict[tuple, tuple[Any, dict]] = {}  # (period, month of today, rulebook) -> (rulebook, memo)
 
     def model(request: Request) -> MongoReadModel:
         return request.app.state.read_model
@@ -331,7 +366,10 @@ def summary_router(city: str, settings: BoardSettings | None = None) -> APIRoute
             ledgers, counts, rulebook = view.ledgers(), view.training(year), m.rulebook(view)
             courts = court_order(registry, settings.court_order)
             tallies = kinds.steps(ledgers, period)
-            return summary_steps(period, registry, courts, totals, counts, tallies, rulebook, today)
+            memo = judged.setdefault((period, today, id(rulebook)), (rulebook, {}))[1]
+            while len(judged) > KIND_PERIODS_KEPT:  # the rulebook is kept in the entry: its id is not reused
+                judged.pop(next(iter(judged)))
+            return summary_steps(period, registry, courts, totals, counts, tallies, rulebook, today, memo)
 
         found = await computed.get(period, version, snapshot)
         body = {**found, "court": court, "behind": _behind(found["behind"], court)}

@@ -120,11 +120,17 @@ export class BoardPanels {
           this.branchLabel(b.name, b.branch_id, b.court)),
         h('span', { class: 'visually-hidden' }, b.colour === 'red' ? '红 red' : '黄 yellow'),
         h('span', { class: 'num muted' }, percent(b.done_share)),
-        h('span', { class: 'missing' }, b.missing.map((m) => `${m.label.split(' ')[0]} ${short(m.window)} ${STATUS[m.status]}`).join('；')))))));
+        h('span', { class: 'missing' }, b.missing.map(missed).join('；')))))));
     fill($('behind'), h('h3', {}, bi('按事项', 'By required kind')), byKind, h('h3', {}, bi('按法院', 'By court')), list,
       data.behind.branches.length < data.behind.red + data.behind.yellow
         ? h('p', { class: 'hint' }, `仅列出前 ${data.behind.branches.length} 个 only the first are listed`) : null);
   }
+}
+
+/** 支委会 逾期 overdue 06, 07 · 进行中 due 08 */
+function missed(m) {
+  const parts = ['overdue', 'due'].filter((s) => m[s].length).map((s) => `${STATUS[s]} ${m[s].map(short).join(', ')}`);
+  return `${m.label.split(' ')[0]} ${parts.join(' · ')}`;
 }
 
 function short(window) {
