@@ -15,7 +15,7 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from services.scoring.api.assessment import MAX_PAGE, ComplianceTable, _compliance_table, advanced_json
+from services.scoring.api.assessment import ComplianceTable, _compliance_table, advanced_json
 from services.scoring.api.branches import BranchId, _breakdown, own_rank
 from services.scoring.api.computed import run
 from services.scoring.api.rankings import (
@@ -50,6 +50,8 @@ FormatQuery = Annotated[
     Query(alias="format", description="csv or xlsx; without it the Accept header chooses (CSV by default)"),
 ]
 CHUNK = 64 * 1024
+# Rows made between two yields to the event loop (CSV); a compliance row holds a year of windows.
+STEP, BRANCH_STEP = 256, 32
 DIMENSION_ZH = {"total": "总分", **{d: label.split()[0] for d, label in DIMENSION_LABELS.items()}}
 RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
@@ -113,8 +115,8 @@ ADVANCED_COLUMNS = [
 
 def ranking_rows(ranking: FullRanking) -> Iterator[list[Any]]:
     """Every ranked branch, as /v1/rankings pages them (the very rows, decoded)."""
-    for start in range(0, len(ranking.order), MAX_PAGE):
-        for raw in ranking.page(start, MAX_PAGE):
+    for start in range(0, len(ranking.order), STEP):
+        for raw in ranking.page(start, STEP):
             r = orjson.loads(raw)
             yield [
                 r["rank"],
@@ -201,8 +203,8 @@ def advanced_rows(a: dict[str, Any]) -> Iterator[list[Any]]:
             yield [scope, p["rank"], p["branch_id"], p["name"], p["total"], p["compliance"]]
 
 
-async def _csv(columns: Sequence[Column], rows: Rows) -> AsyncIterator[bytes]:
-    for chunk in csv_chunks(columns, rows()):
+async def _csv(columns: Sequence[Column], rows: Rows, every: int) -> AsyncIterator[bytes]:
+    for chunk in csv_chunks(columns, rows(), every):
         yield chunk
         await asyncio.sleep(0)  # a chunk at a time: other requests run between them
 
@@ -229,16 +231,23 @@ def _xlsx_file(title: str, columns: Sequence[Column], rows: Rows) -> IO[bytes]:
 
 
 async def export(
-    request: Request, asked: str | None, name: str, title: str, columns: list[Column], rows: Rows
+    request: Request,
+    asked: str | None,
+    name: str,
+    title: str,
+    columns: list[Column],
+    rows: Rows,
+    every: int = STEP,
 ) -> Response:
-    """The table in the format asked for, streamed, as an attachment `name` (ASCII) titled `title`."""
+    """The table in the format asked for, streamed, as an attachment `name` (ASCII) titled `title`
+    (CSV: `every` rows a chunk)."""
     try:
         fmt = choose_format(asked, request.headers.get("accept"))
     except NotAcceptable as err:
         raise Problem(406, "Not Acceptable", str(err)) from None
     headers = {"Content-Disposition": content_disposition(f"{name}.{fmt}", f"{title}.{fmt}")}
     if fmt == "csv":
-        return StreamingResponse(_csv(columns, rows), media_type=MEDIA_TYPES[fmt], headers=headers)
+        return StreamingResponse(_csv(columns, rows, every), media_type=MEDIA_TYPES[fmt], headers=headers)
     file = await asyncio.to_thread(_xlsx_file, title, columns, rows)
     headers["Content-Length"] = str(os.fstat(file.fileno()).st_size)
     return StreamingResponse(_from_file(file), media_type=MEDIA_TYPES[fmt], headers=headers)
@@ -322,14 +331,20 @@ def exports_router() -> APIRouter:
 
         def branches() -> Iterator[dict[str, Any]]:
             """Every branch (or the one asked for), a page at a time, as /v1/compliance pages them."""
-            pages = [(0, 1)] if branch else [(o, MAX_PAGE) for o in range(0, len(table.ids), MAX_PAGE)]
+            pages = [(0, 1)] if branch else [(o, BRANCH_STEP) for o in range(0, len(table.ids), BRANCH_STEP)]
             for offset, limit in pages:
                 yield from orjson.loads(run(table.body_steps(offset, limit, branch)))["branches"]
 
         name = f"compliance-{period}{_suffix(court, branch)}"
         title = f"组织生活合规-{period}{_suffix(court, branch)}"
         return await export(
-            request, fmt, name, title, compliance_columns(table), lambda: compliance_rows(branches())
+            request,
+            fmt,
+            name,
+            title,
+            compliance_columns(table),
+            lambda: compliance_rows(branches()),
+            BRANCH_STEP,
         )
 
     @get("/v1/exports/advanced-branches", "Year-end advanced-branch candidates as CSV or XLSX (先进党支部)")
