@@ -19,7 +19,6 @@ from msgspec import Meta, Raw, Struct
 
 from shared.contracts import (
     EVENT_TYPES,
-    FINER_THAN_MICROSECONDS_IN_JSON,
     ID_PATTERN,
     LINE_PATTERN,
     RFC3339,
@@ -30,6 +29,7 @@ from shared.contracts import (
     DeploymentKind,
     EventType,
     TrainingKind,
+    cut_finer_than_microseconds,
     event_type_named,
     extension_problem,
 )
@@ -216,7 +216,7 @@ def _canonical(raw: bytes | Raw, part: str) -> bytes:
 
 def decode_event(raw: bytes) -> DecodedEvent:
     """Decode and validate one record's value; raise ContractError with the reason."""
-    raw = FINER_THAN_MICROSECONDS_IN_JSON.sub(rb"\1", raw)  # as the contract's reader does
+    raw = cut_finer_than_microseconds(raw)  # as the contract's reader does
     try:
         envelope = _ENVELOPE.decode(raw)
     except _FAILED:
