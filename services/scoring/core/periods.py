@@ -1,5 +1,6 @@
 """Assessment periods (month, quarter, year) of an event, on the courts' own calendar."""
 
+import functools
 import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -16,6 +17,7 @@ def month_of(at: datetime) -> str:
     return f"{local.year:04d}-{local.month:02d}"
 
 
+@functools.cache  # a few hundred months ever; scoring asks for each fact's on every batch
 def periods_of_month(month: str) -> tuple[str, str, str]:
     """The month, its quarter ("2022-Q3") and its year ("2022")."""
     year, mm = month.split("-")
