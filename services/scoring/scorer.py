@@ -33,6 +33,7 @@ from services.scoring.store import (
     ScoredLedger,
     ScoreStore,
     StoredLedger,
+    encode_ledger,
     encode_months,
 )
 from shared.contracts import (
@@ -55,6 +56,9 @@ class Limits:
 
     document_bytes: int = 15 * 1024 * 1024
     feed_record_bytes: int = 900_000
+    # Up to this many facts a ledger is stored as one document (one write a flush); past it, as a
+    # head and a document per month, of which a flush rewrites those its records changed.
+    whole_max_facts: int = 256
 
 
 @dataclass(frozen=True)
@@ -189,7 +193,7 @@ class Scorer:
 
         async def load(key: LedgerKey) -> StoredLedger:
             async with gate:
-                return await self._store.load(key) or StoredLedger(Ledger(), -1)
+                return await self._store.load(key) or StoredLedger(Ledger(), -1, whole=True)
 
         found.update(zip(missing, await asyncio.gather(*(load(k) for k in missing)), strict=True))
         return found
@@ -233,7 +237,8 @@ class Scorer:
                 folded.rejects.append((d, err, "fold"))
             else:
                 folded.outcomes.append((r.index, outcome))
-        folded.result = StoredLedger(tracked.ledger, tracked.offset, tracked.last_time)  # stored split
+        # Stored as the current one is until a flush writes it (see _documents).
+        folded.result = StoredLedger(tracked.ledger, tracked.offset, tracked.last_time, current.whole)
         if tracked.offset != current.offset:
             folded.encoded = self._encoded(work.key, folded.result)
         return folded
@@ -255,12 +260,18 @@ class Scorer:
 
     def _documents(
         self, scored: ScoredLedger, base: StoredLedger, records: list[_Record]
-    ) -> tuple[list[RawBSONDocument], RawBSONDocument]:
-        """The documents of the months the records changed (every month, if the ledger is stored
-        as one document still) and the ledger's head; LedgerRefused when one is over the limit or
-        cannot be encoded."""
+    ) -> tuple[list[RawBSONDocument], RawBSONDocument, bool]:
+        """What to write: the month documents (none for a ledger written whole) and the head or
+        whole document, and whether it is written split. A ledger stored whole (or new) stays
+        whole while it is small; split, it never goes back (its older months would be stale), and
+        the first split write writes every month. LedgerRefused when a document is over the
+        limit or cannot be encoded."""
+        limit = self._limits.document_bytes
+        if base.whole and len(scored.stored.ledger.facts) <= self._limits.whole_max_facts:
+            return [], encode_ledger(scored, limit), False
         months = None if base.whole else {r.decoded.item.month[5:7] for r in records}
-        return encode_months(scored, months, self._limits.document_bytes)
+        docs, head = encode_months(scored, months, limit)
+        return docs, head, True
 
     async def _reject(self, d: Delivery, err: BaseException, stage: str) -> None:
         metrics.REJECTED.labels(stage, type(err).__name__).inc()
@@ -335,19 +346,26 @@ class Scorer:
         started = time.perf_counter()
         try:
             # Encoded here, once per flush however many batches changed the ledger meanwhile.
-            months, heads, refused = [], [], {}
+            months, heads, refused, split = [], [], {}, []
             for key, u in owed.items():
                 try:
-                    docs, head = self._documents(u.scored, u.base, u.records)
+                    docs, head, is_split = self._documents(u.scored, u.base, u.records)
                 except LedgerRefused:
                     refused[key] = u
                     continue
                 months += docs
                 heads.append(head)
+                if is_split:
+                    split.append(key)
             try:
                 await self._store.save(months + heads, fence)  # heads last: see encode_months
             except LedgerRefused:
-                refused = owed
+                refused, split = owed, []
+            for key in split:  # stored split with every month now: later flushes write changes only
+                if key not in refused:
+                    owed[key].scored.stored.whole = False
+                    if (cached := self._cache.get(key)) is not None:
+                        cached.whole = False
             if refused:
                 await self._save_each(refused)
         except Fenced as err:
@@ -390,7 +408,7 @@ class Scorer:
         for w in works:
             try:
                 if w.scored is not None:
-                    docs, head = self._documents(w.scored, w.base, w.records)
+                    docs, head, _ = self._documents(w.scored, w.base, w.records)
                     await self._store.save([*docs, head], fence)
                 continue
             except LedgerRefused:
@@ -401,7 +419,7 @@ class Scorer:
                 try:
                     folded = self._fold(w, [r])
                     if folded.encoded is not None:
-                        docs, head = self._documents(folded.encoded[0], w.base, [r])
+                        docs, head, _ = self._documents(folded.encoded[0], w.base, [r])
                         await self._store.save([*docs, head], fence)
                     self._take(w, folded, outcomes, rejects)
                 except (LedgerRefused, LedgerUnstorable) as err:

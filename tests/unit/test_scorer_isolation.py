@@ -314,20 +314,34 @@ async def test_a_ledger_over_the_document_limit_is_found_when_written_and_retrac
     assert counted(out, "b1") == kept and "over" in out.sent[0][1]
 
 
-async def test_a_ledger_stored_whole_is_written_out_in_months_once():
+async def test_a_small_ledger_is_one_document_and_a_large_one_months_of_which_a_flush_writes_the_changed():
     store, out = MemoryStore(), Recorder()
-    s = scorer(store, out)
+    s = scorer(store, out, Limits(whole_max_facts=2))
     await s.handle_batch([record("b1", "e0", 0, at="2024-03-03T09:00:00+08:00"), record("b1", "e1", 1)])
     await s.flush()
-    head = store.docs["b1|liaison|2024"]
-    # As a rescore writes it: one document holding every fact.
-    whole = {k: v for k, v in head.items() if k != "months"} | {"facts": store.columns("b1|liaison|2024")}
-    store.docs = {"b1|liaison|2024": whole}
-    s.forget()
-    await s.handle_batch([record("b1", "e2", 2)])  # June
+    assert set(store.docs) == {"b1|liaison|2024"} and "facts" in store.docs["b1|liaison|2024"]  # whole
+    await s.handle_batch([record("b1", "e2", 2)])  # June, and past the bound: every month, once
     await s.flush()
-    assert {"b1|liaison|2024|03", "b1|liaison|2024|06"} <= set(store.docs)  # every month: March too
+    assert {"b1|liaison|2024|03", "b1|liaison|2024|06"} <= set(store.docs)
+    assert "facts" not in store.docs["b1|liaison|2024"] and len(store.facts("b1|liaison|2024")) == 3
     del store.docs["b1|liaison|2024|03"]
     await s.handle_batch([record("b1", "e3", 3)])  # June again: only June is written now
     await s.flush()
-    assert "b1|liaison|2024|03" not in store.docs and len(store.columns("b1|liaison|2024|06")["event_id"]) == 3
+    assert (
+        "b1|liaison|2024|03" not in store.docs and len(store.columns("b1|liaison|2024|06")["event_id"]) == 3
+    )
+
+
+async def test_a_ledger_a_rescore_wrote_whole_is_written_out_in_months_when_it_splits():
+    store, out = MemoryStore(), Recorder()
+    s = scorer(store, out, Limits(whole_max_facts=0))
+    await s.handle_batch([record("b1", "e0", 0, at="2024-03-03T09:00:00+08:00"), record("b1", "e1", 1)])
+    await s.flush()
+    head = store.docs["b1|liaison|2024"]
+    whole = {k: v for k, v in head.items() if k != "months"} | {"facts": store.columns("b1|liaison|2024")}
+    store.docs = {"b1|liaison|2024": whole}  # as a rescore writes it
+    s.forget()
+    await s.handle_batch([record("b1", "e2", 2)])  # June
+    await s.flush()
+    assert {"b1|liaison|2024|03", "b1|liaison|2024|06"} <= set(store.docs)  # March too
+    assert len(store.facts("b1|liaison|2024")) == 3
