@@ -103,7 +103,9 @@ export class RankingView {
     const cells = {};
     const td = (key, cls) => (cells[key] = h('td', { class: cls, data: { col: key } }));
     const select = () => this.onSelect(id);
-    const name = h('button', { type: 'button', class: 'branch', on: { click: select } });
+    const nameText = h('span', {});
+    const bid = h('span', { class: 'bid' }); // the id, where another branch has the same name
+    const name = h('button', { type: 'button', class: 'branch', on: { click: select } }, nameText, bid);
     const rank = h('span', { class: 'rank-num' });
     const trend = h('span', { class: 'trend' });
     const where = h('span', { class: 'where' });
@@ -115,7 +117,7 @@ export class RankingView {
     const label = h('button', { type: 'button', class: 'bar-label', on: { click: select } });
     const li = h('li', { data: { branchId: id } }, label, h('span', { class: 'track' }, fillBar), value);
     cells.rank.append(rank, trend);
-    const line = { tr, cells, rank, trend, where, name, li, label, fillBar, value, timer: 0 };
+    const line = { tr, cells, rank, trend, where, name, nameText, bid, li, label, fillBar, value, timer: 0 };
     this.lines.set(id, line);
     return line;
   }
@@ -123,7 +125,8 @@ export class RankingView {
   update(line, row, top) {
     set(line.rank, String(row.rank));
     const shown = this.branchLabel(row.name, row.branch_id, row.court);
-    set(line.name, shown);
+    set(line.nameText, row.name);
+    set(line.bid, shown === row.name ? '' : ` · ${row.branch_id}`);
     line.name.title = row.registered ? row.branch_id : `${row.branch_id} · 未登记 not registered`;
     const court = row.court ? this.courtName(row.court) : '未登记 Unregistered';
     set(line.cells.court, court);
