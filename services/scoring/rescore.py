@@ -79,7 +79,7 @@ async def rescore(
     shared out among `processes` (default: one per core)."""
     generations = MongoGenerations(db)
     target = Generation((await generations.active()).number + 1)
-    await audit_command(kafka, "rescore.start", f"generation-{target.number}", "scoring-rescore")  # first
+    await audit_command(kafka, "rescore.start", f"{db.name}:generation-{target.number}", "scoring-rescore")
     await db.drop_collection(target.ledgers)  # leftovers of an interrupted run
     await ensure_topics(kafka, [feed_topic(db.name)], SCORE_FEED_CONFIG)
     streams = routed_topics(routed_from or app_id)

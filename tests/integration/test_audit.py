@@ -9,6 +9,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from shared import dev_issuer
+from shared.audit import audit_command
 from shared.contracts import AUDIT
 from shared.kafka import partitions_of
 from shared.settings import KafkaSettings
@@ -102,6 +103,19 @@ async def test_a_court_admin_sees_its_courts_events_only(acts, tokens):
     assert everything and all(acts["b"] in (e["court"], e["actor_court"]) for e in everything)
     r = await trail(acts["admin_b"], court=acts["a"])
     assert r.status_code == 403 and "court" in r.json()["detail"]
+
+
+async def test_a_rescore_is_audited_for_the_city(acts, tokens):
+    """What `python -m services.scoring rescore` writes before it starts (services/scoring/rescore.py)."""
+    target = f"{new_id('db').replace('-', '_')}:generation-2"
+    await audit_command(
+        KafkaSettings(bootstrap_servers=BOOTSTRAP), "rescore.start", target, "scoring-rescore"
+    )
+    (rescore,) = await found(tokens["admin"], target=target)
+    assert (rescore["action"], rescore["role"], rescore["court"]) == ("rescore.start", "operator", None)
+    assert rescore["actor"] and rescore["source"] == "scoring-rescore"
+    r = await trail(acts["admin_a"], target=target)
+    assert r.status_code == 200 and r.json()["items"] == []  # the city's act, not a court's
 
 
 async def test_readers_and_writers_are_refused(acts, tokens):
