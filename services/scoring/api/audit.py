@@ -19,7 +19,7 @@ from shared.audit import ACTION_PATTERN, Auditor, AuditRecorded, decode
 from shared.auth import Admin, AuthFirstRoute
 from shared.contracts import AUDIT, ID_PATTERN
 from shared.kafka import EVENT_TOPIC_CONFIG, KafkaPublisher, ensure_topics, partitions_of
-from shared.problems import Problem
+from shared.problems import Problem, problem_responses
 from shared.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -171,7 +171,7 @@ def audit_router(kafka: KafkaSettings, source: str = "scoring-api") -> APIRouter
         "/v1/audit",
         response_model=AuditPage,
         summary="The audit trail (审计日志), newest first (admin; a court's admin: its court's)",
-        responses={503: {"description": "the trail is still being read: retry after Retry-After seconds"}},
+        responses=problem_responses({503: "the trail is still being read: retry after Retry-After seconds"}),
     )
     async def audit_trail(
         _: Admin,
