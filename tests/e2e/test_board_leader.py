@@ -186,7 +186,9 @@ async def test_a_leader_sees_who_is_behind_the_court_at_a_glance_and_the_shortli
     async with httpx.AsyncClient(timeout=30) as client:
         summary = await get(client, tokens["reader"], "/v1/board/summary", period=PERIOD, court=court.court)
         advanced = await get(client, tokens["reader"], "/v1/advanced-branches", year="2024")
-    mine = next(c for c in summary["courts"] if c["court"] == court.court)
+    # Asked for one court, the answer holds that court's figures only (a court-bound reader's view).
+    assert [c["court"] for c in summary["courts"]] == [court.court] and summary["city"] is None
+    mine = summary["courts"][0]
     assert mine["branches"] == 4 and mine["figures"]["judicial_suggestions"] == 1
     assert mine["figures"]["pre_litigation_resolutions"] == 1
     behind = {b["branch_id"]: b for b in summary["behind"]["branches"] if b["court"] == court.court}

@@ -373,6 +373,15 @@ def summary_router(city: str, settings: BoardSettings | None = None) -> APIRoute
 
         found = await computed.get(period, version, snapshot)
         body = {**found, "court": court, "behind": _behind(found["behind"], court)}
+        if court:  # that court's figures only: a reader bound to a court sees no other's
+            a = found["advanced"]
+            body["courts"] = [c for c in found["courts"] if c["court"] == court]
+            body["city"] = None
+            body["advanced"] = {
+                **a,
+                "court_quotas": {court: a["court_quotas"].get(court, 0)},
+                "court_branches": {court: a["court_branches"].get(court, 0)},
+            }
         return Response(orjson.dumps(body, option=JSON_OPTIONS), media_type="application/json")
 
     @router.get("/v1/board/branches/{branch_id}", summary="A branch's rank in its court and city")

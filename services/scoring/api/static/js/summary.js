@@ -85,7 +85,7 @@ export class BoardPanels {
       FIGURES.map(([key]) => h('td', { class: 'num' }, key === 'volunteer_hours' ? Number(c.figures[key]).toFixed(1) : String(c.figures[key]))));
     const table = (list, city) => h('table', { class: 'small summary' },
       h('thead', {}, h('tr', {}, head.map(([zh, en, cls]) => h('th', { scope: 'col', class: cls }, bi(zh, en))))),
-      h('tbody', {}, list.map((c) => row(c, false)), city ? row(data.city, true) : null));
+      h('tbody', {}, list.map((c) => row(c, false)), city && data.city ? row(data.city, true) : null));
     // Courts the city does not list (e.g. left over from a test) apart, folded away.
     const listed = q.court ? courts : courts.filter((c) => c.listed);
     const others = q.court ? [] : courts.filter((c) => !c.listed);
