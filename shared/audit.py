@@ -47,6 +47,7 @@ class AuditRecorded(Contract):
     actor_branch: OrgId = None
     court: OrgId = None
     branch: OrgId = None
+    from_court: OrgId = None  # the branch's registered court before, when the change moves it
     action: Annotated[str, Field(pattern=ACTION_PATTERN, max_length=64)]
     target: Annotated[str, Field(pattern=ID_PATTERN)]
     time: AwareDatetime
@@ -76,11 +77,13 @@ def envelope(event: AuditRecorded, event_id: str | None = None) -> bytes:
 
 
 def decode(raw: bytes) -> tuple[str, AuditRecorded]:
-    """(event id, event) from an audit topic record; ValueError for anything else."""
+    """(event id, event) from an audit topic record; ValueError for anything else. Fields this
+    version does not know are left out, so an older reader keeps a newer writer's events."""
     doc = orjson.loads(raw)
-    if not isinstance(doc, dict) or doc.get("type") != EVENT_TYPE:
+    if not isinstance(doc, dict) or doc.get("type") != EVENT_TYPE or not isinstance(doc.get("data"), dict):
         raise ValueError("not an audit event")
-    return str(doc["id"]), AuditRecorded.model_validate(doc["data"])
+    known = {k: v for k, v in doc["data"].items() if k in AuditRecorded.model_fields}
+    return str(doc["id"]), AuditRecorded.model_validate(known)
 
 
 class AuditUnavailable(RuntimeError):
@@ -129,13 +132,13 @@ async def audit(
     branch: str | None = None,
 ) -> None:
     """The hook every state-changing route calls once the change is authorised, just before
-    making it: 503 (Retry-After) if the event cannot be written. A branch without a court is
-    placed in the court the registry names (app.state.org)."""
+    making it: 503 (Retry-After) if the event cannot be written. A branch's court is the one
+    given, else the one the registry names (app.state.org); a branch moving courts names both."""
     auditor: Auditor | None = getattr(request.app.state, "auditor", None)
     if auditor is None:
         raise Problem(503, "Service Unavailable", "the audit trail is not configured")
-    if branch is not None and court is None:
-        court = await branch_court(request, branch)
+    registered = await branch_court(request, branch) if branch is not None else None
+    court = court or registered
     event = AuditRecorded(
         actor=actor_of(who),
         role=who.role,
@@ -144,6 +147,7 @@ async def audit(
         actor_branch=who.branch,
         court=court,
         branch=branch,
+        from_court=registered if registered not in (None, court) else None,
         action=action,
         target=target,
         time=datetime.now(UTC),

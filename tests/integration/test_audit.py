@@ -91,6 +91,19 @@ async def test_a_void_is_audited(acts, tokens):
     assert (await found(tokens["admin"], actor=void["actor"], action="record.void"))[0]["id"] == void["id"]
 
 
+async def test_a_move_between_courts_is_seen_by_both(acts, tokens):
+    moved = new_id("audit-moved")
+    async with httpx.AsyncClient(timeout=30) as client:
+        for court in (acts["a"], acts["b"]):  # registered in A, then moved to B
+            body = {"name": f"审计支部 {SECRET}", "court": court, "members": 2}
+            r = await client.put(f"{SCORING}/v1/branches/{moved}", json=body, headers=bearer(tokens["admin"]))
+            assert r.status_code == 200, r.text
+    in_b = await found(acts["admin_b"], target=moved)  # the move only: it landed in B
+    assert [(e["court"], e["from_court"]) for e in in_b] == [(acts["b"], acts["a"])]
+    in_a = await poll(lambda: found(acts["admin_a"], target=moved), lambda items: len(items) == 2)
+    assert [(e["court"], e["from_court"]) for e in in_a] == [(acts["b"], acts["a"]), (acts["a"], None)]
+
+
 async def test_a_court_admin_sees_its_courts_events_only(acts, tokens):
     mine = await found(acts["admin_a"], target=acts["record"])
     assert [e["action"] for e in mine] == ["record.void"]

@@ -118,6 +118,19 @@ def test_a_put_and_a_void_are_audited_with_ids_only():
     assert len(event.request_id) == 32  # none given: one made here
 
 
+def test_a_move_between_courts_names_both():
+    published = Published()
+    client, _ = app_with(published)
+    body = {"name": NAME, "court": "B", "members": 3}
+    assert client.put("/v1/branches/a1", json=body, headers=headers()).status_code == 200
+    _, event = decode(published.records[0][2])
+    assert (event.court, event.from_court, event.branch) == ("B", "A", "a1")
+    index = AuditIndex()
+    index.add(0, 0, published.records[0][2])
+    assert len(index.page(10, court="A")[0]) == len(index.page(10, court="B")[0]) == 1
+    assert index.page(10, court="C")[0] == []
+
+
 def test_a_hostile_request_id_is_replaced():
     published = Published()
     client, _ = app_with(published)
@@ -148,6 +161,9 @@ def test_the_event_model_refuses_what_is_not_an_id():
             AuditRecorded.model_validate({**good, field: value})
     with pytest.raises(ValueError):
         decode(b'{"type": "something.else", "data": {}}')
+    later = orjson.loads(envelope(AuditRecorded.model_validate(good), "e1"))
+    later["data"]["added_later"] = "x"  # a newer writer's field: an older reader keeps the event
+    assert decode(orjson.dumps(later)) == ("e1", AuditRecorded.model_validate(good))
 
 
 def event(i: int, court: str | None = "A", actor: str = "alice", action: str = "branch.put") -> bytes:

@@ -86,7 +86,8 @@ class AuditIndex:
         action: str | None = None,
         since: datetime | None = None,
     ) -> tuple[list[_Entry], str | None]:
-        """Newest first, older than `before`; `court`: events landing in it or done by its callers."""
+        """Newest first, older than `before`; `court`: events landing in or leaving it, or done
+        by its callers."""
         start = bisect.bisect_left(self._keys, before) if before else len(self._keys)
         floor = int(since.timestamp() * 1_000_000) if since else None
         found: list[_Entry] = []
@@ -97,7 +98,7 @@ class AuditIndex:
                 return found, None
             e = entry.event
             if (
-                (court is None or court in (e.court, e.actor_court))
+                (court is None or court in (e.court, e.actor_court, e.from_court))
                 and (actor is None or e.actor == actor)
                 and (target is None or e.target == target)
                 and (action is None or e.action == action)
