@@ -225,3 +225,23 @@ async def test_the_event_loop_keeps_running_while_ten_thousand_branches_are_comp
     # Computed in one go, the loop would stall for about the whole computation; in slices it
     # ticks all along (a bound relative to the run, so a loaded machine's pauses do not decide it).
     assert len(gaps) > 10 and max(gaps) < max(0.1, elapsed / 4), (max(gaps), elapsed)
+
+
+def test_a_ranking_after_one_change_encodes_only_the_rows_that_changed_or_moved():
+    registry, rows, _ = city(200)
+    memo = ScoreMemo()
+    before = compute_ranking(rows, registry, RULEBOOK, "2024", "total", None, memo=memo)
+    last = before.rows[-1]["branch_id"]
+    grown = {d: v + 1000.0 for d, v in rows[last].points.items()}  # from last place to first
+    rows = {**rows, last: BranchPeriod(last, grown, ("m1",), rows[last].last_event_time)}
+    after = compute_ranking(rows, registry, RULEBOOK, "2024", "total", None, memo=memo)
+    same = {r["branch_id"] for r in before.rows} & {r["branch_id"] for r in after.rows}
+    reused = {r["branch_id"] for r in after.rows if any(r is old for old in before.rows)}
+    assert after.rows[0]["branch_id"] == last and last not in reused
+    # Every other row moved down one place: none is reused, and each says its new rank.
+    assert all(r["rank"] > 1 for r in after.rows[1:])
+    again = compute_ranking(rows, registry, RULEBOOK, "2024", "total", None, memo=memo)
+    assert all(a is b for a, b in zip(again.rows, after.rows, strict=True))  # nothing changed: all reused
+    assert [orjson.loads(e) for e in again.encoded] == again.rows and same
+    fresh = compute_ranking(rows, registry, RULEBOOK, "2024", "total", None)
+    assert fresh.encoded == again.encoded  # reused rows are what a fresh computation makes

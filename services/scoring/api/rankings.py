@@ -159,14 +159,32 @@ def _row(rank: int, branch: Branch | None, s: Standing, head: dict[str, Any]) ->
     }
 
 
+_MadeRow = tuple[int, "Branch | None", Standing, dict, bytes]  # rank, registry entry, standing, row, JSON
+
+
 class ScoreMemo:
     """Each branch's standing per (period, rulebook), with the row and registered members it was
     computed from: rows are replaced when their scores change, so identity is a version, and a
     ranking after some records recomputes only those branches."""
 
-    def __init__(self, max_periods: int = 8):
-        self._max = max_periods
+    def __init__(self, max_periods: int = 8, max_rankings: int = 16):
+        self._max, self._max_rankings = max_periods, max_rankings
         self._memos: OrderedDict[tuple, tuple[Rulebook, dict]] = OrderedDict()
+        self._rows: OrderedDict[tuple, tuple[Rulebook, dict]] = OrderedDict()
+
+    def rows(
+        self, rulebook: Rulebook, query: tuple
+    ) -> dict[str, tuple[int, Branch | None, Standing, dict, bytes]]:
+        """The encoded rows of one query's last ranking, by branch, with the rank, registry entry
+        and standing each was made from: a ranking after some records encodes only rows that moved
+        or changed (most of a live ranking's rows are the same as 100 ms before)."""
+        key = (*query, id(rulebook))
+        if key not in self._rows:
+            self._rows[key] = (rulebook, {})
+            while len(self._rows) > self._max_rankings:
+                self._rows.popitem(last=False)
+        self._rows.move_to_end(key)
+        return self._rows[key][1]
 
     def of(self, period: str, rulebook: Rulebook) -> dict[str, tuple[BranchPeriod, int | None, Standing]]:
         key = (period, id(rulebook))  # the rulebook is kept in the entry: its id is not reused meanwhile
@@ -239,13 +257,19 @@ def ranking_steps(
     }
     ranked = rank_ordered(((k[1], k[2]) for k in keyed), top=MAX_LIMIT)
     yield
+    query = (period, dimension, court, include_unregistered)
+    made = memo.rows(rulebook, query) if memo else {}
     out, encoded = [], []
     for i, r in enumerate(ranked[:MAX_LIMIT]):
         if i % 128 == 0:
             yield
-        out.append(_row(r.rank, registry.get(r.branch_id), standings[r.branch_id], head))
-        encoded.append(orjson.dumps(out[-1]))
-    query = (period, dimension, court, include_unregistered)
+        branch, s = registry.get(r.branch_id), standings[r.branch_id]
+        hit = made.get(r.branch_id)
+        if hit is None or hit[0] != r.rank or hit[1] is not branch or hit[2] is not s:
+            row = _row(r.rank, branch, s, head)
+            hit = made[r.branch_id] = (r.rank, branch, s, row, orjson.dumps(row))
+        out.append(hit[3])
+        encoded.append(hit[4])
     return FullRanking(head, out, encoded, order, keys, standings, registry, query)
 
 
