@@ -31,7 +31,7 @@ CHECKS = [not_a_server_error, response_schema_conformance]
 EXAMPLES = 25  # per operation, valid and invalid requests together
 # These two read a whole year of score documents, which FerretDB answers with a scan of the
 # collection (seconds each on a loaded 2-core machine): fewer examples keep the module within minutes.
-FEWER_EXAMPLES = {"/v1/compliance": 5, "/v1/advanced-branches": 5}
+FEWER_EXAMPLES = {"/v1/compliance": 5, "/v1/advanced-branches": 5, "/v1/board/summary": 5}
 # Exports hold every row of a city (a year's compliance of 10,000 branches as XLSX takes minutes):
 # fuzzed for a court nobody registers; their figures are tested in tests/integration/test_exports.py.
 EXPORTS_BY_COURT = {"/v1/exports/rankings", "/v1/exports/stats", "/v1/exports/compliance"}
