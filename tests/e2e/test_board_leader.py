@@ -258,6 +258,7 @@ async def test_a_leader_sees_who_is_behind_the_court_at_a_glance_and_the_shortli
     await expect(facts).to_contain_text(f"{standing['city_rank']} / {standing['city_ranked']}")
     await expect(facts).to_contain_text(f"{standing['court_average']:.2f}")
     await expect(drill.locator("td", has_text="人次 attendances").first).to_be_visible()
+    await expect(drill.locator("td", has_text="场 sessions held").first).to_be_visible()
     await expect(drill.locator(".chip").first).to_have_attribute("title", re.compile("attendances"))
     await expect(drill.locator("svg.trend-chart polyline.now")).to_have_count(1, timeout=30_000)
     assert "branch=" in page.url, "the open branch is part of the deep link"

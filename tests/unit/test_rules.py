@@ -76,6 +76,19 @@ def test_a_session_counts_once_per_member():
     assert s.points["team"] == pytest.approx(4.0)
 
 
+def test_meetings_count_attendances_and_the_sessions_held_beside_them():
+    facts = [
+        Fact("x1", "lecture_hall", "m1", "2022-07", session_id="lh-2022-07"),
+        Fact("x2", "lecture_hall", "m2", "2022-07", session_id="lh-2022-07"),
+        Fact("x3", "lecture_hall", "m1", "2022-08", session_id="lh-2022-08"),
+        Fact("x4", "lecture_hall", "m1", "2022-08", session_id="lh-2022-08b"),
+    ]
+    scores = score(facts, RULES)
+    july, quarter = scores["2022-07"].kinds["lecture_hall"], scores["2022-Q3"].kinds["lecture_hall"]
+    assert (july.count, len(july.sessions)) == (2, 1)  # two attendances at one session
+    assert (quarter.count, len(quarter.sessions)) == (4, 3)
+
+
 def test_liaison_kinds_score_in_service_dimension():
     facts = [Fact("v", "visit", "m1", "2022-02"), Fact("r", "pre_litigation_resolution", "m1", "2022-02")]
     assert score(facts, RULES)["2022"].points["service"] == pytest.approx(5.0)

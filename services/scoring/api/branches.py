@@ -67,7 +67,8 @@ class KindLine(BaseModel):
     label: str
     stream: str
     dimension: str
-    count: int
+    count: int = Field(description="records counted; for meetings and training, attendances")
+    sessions: int = Field(description="meetings and training: the sessions held; 0 for other kinds")
     hours: float
     points: float = Field(description="before monthly caps")
 
@@ -257,6 +258,7 @@ def _breakdown(
             stream=doc.stream,
             dimension=rulebook.kinds[kind].dimension,
             count=t.count,
+            sessions=t.sessions,
             hours=t.hours,
             points=t.points,
         )

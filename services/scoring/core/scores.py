@@ -11,9 +11,10 @@ from services.scoring.core.rulebook import DIMENSIONS, SESSION_KINDS, Rulebook
 
 @dataclass
 class KindTally:
-    count: int = 0
+    count: int = 0  # records counted: for meetings and training, attendances
     hours: float = 0.0
     points: float = 0.0  # before caps
+    sessions: set[str] = field(default_factory=set)  # meetings and training: the sessions held
 
 
 @dataclass
@@ -53,6 +54,8 @@ def score(facts: Iterable[Fact], rulebook: Rulebook) -> dict[str, PeriodScore]:
             tally.count += 1
             tally.hours += f.hours
             tally.points += points
+            if f.session_id:
+                tally.sessions.add(f.session_id)
             periods[period].members.add(f.member_id)
     for (month, member, dim), points in sorted(raw.items()):
         cap = rulebook.monthly_cap[dim]

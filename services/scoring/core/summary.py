@@ -15,6 +15,7 @@ class KindTotals(msgspec.Struct, frozen=True, gc=False):
     count: int
     hours: float
     points: float
+    sessions: int = 0  # meetings and training: sessions held (count is attendances); 0 otherwise
 
 
 class CapHit(msgspec.Struct, frozen=True, gc=False):
@@ -65,7 +66,7 @@ def period_summary(s: PeriodScore) -> PeriodSummary:
     batch changed: positional, and untracked by the collector, since they hold no cycles)."""
     return PeriodSummary(
         s.points,
-        {k: KindTotals(t.count, t.hours, t.points) for k, t in s.kinds.items()},
+        {k: KindTotals(t.count, t.hours, t.points, len(t.sessions)) for k, t in s.kinds.items()},
         [CapHit(**c) for c in s.caps_hit] if s.caps_hit else [],
         sorted(s.members),
     )

@@ -7,7 +7,7 @@ import { trendChart } from './trend.js';
 
 const STATUS = { done: ['已完成', 'done'], due: ['进行中', 'due'], overdue: ['逾期', 'overdue'] };
 const COLOURS = new Set(['green', 'yellow', 'red']);
-const SESSION_STREAM = 'training'; // counted per member at a session: attendances, not sessions held
+const SESSION_STREAM = 'training'; // counted per member at a session: attendances, and sessions held beside them
 const dimensionName = (d) => DIMENSIONS.find(([key]) => key === d)?.[1] ?? d;
 
 export class Drill {
@@ -113,14 +113,16 @@ function kinds(b) {
   if (!b.kinds.length) return h('section', {}, h('h3', {}, bi('分类别', 'By kind')), h('p', {}, '无记录 No records'));
   const rows = b.kinds.map((k) => [
     [k.label], [dimensionName(k.dimension)],
-    [k.stream === SESSION_STREAM ? `${k.count} 人次 attendances` : `${k.count} 条 records`, 'num'],
+    [k.stream === SESSION_STREAM
+      ? `${k.count} 人次 attendances · ${k.sessions ?? 0} 场 sessions held`
+      : `${k.count} 条 records`, 'num'],
     [k.stream === 'volunteer' ? score(k.hours) : '—', 'num'], [score(k.points), 'num'],
   ]);
   return h('section', {}, h('h3', {}, bi('分类别', 'By kind')), table(
     [['类别', 'Kind'], ['维度', 'Dimension'], ['数量', 'How many', 'num'], ['时长', 'Hours', 'num'],
       ['积分（封顶前）', 'Points before caps', 'num']],
-    rows), h('p', { class: 'hint' }, '会议与学习按出席人次计（每名党员每场计一次），不是召开场次。',
-    h('span', { class: 'en' }, ' Meetings and training count attendances (each member once per session), not sessions held.')));
+    rows), h('p', { class: 'hint' }, '会议与学习：人次为出席人次（每名党员每场计一次），场次为召开场次。',
+    h('span', { class: 'en' }, ' Meetings and training: attendances (each member once per session) and the sessions held.')));
 }
 
 function caps(b) {
