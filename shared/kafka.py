@@ -169,17 +169,12 @@ class KafkaPublisher:
 
         async def send_all() -> list:
             # send() itself waits for metadata while the broker is away: bound it with the acks.
-            futures = [await producer.send(topic, value=v, key=k.encode()) for k, v in records]
-            return await asyncio.gather(*futures)
+            return await asyncio.gather(*await _enqueue(producer, topic, records))
 
         try:
             metas = await asyncio.wait_for(send_all(), self._ack_timeout_s)
-        except _TOO_LARGE as err:
-            raise RecordTooLarge(f"a record of {topic} is over the broker's message size") from err
-        except (KafkaError, OSError, TimeoutError) as err:
-            raise BrokerUnavailable(
-                f"Kafka did not acknowledge: {type(err).__name__}", failure_reason(err)
-            ) from err
+        except (*_TOO_LARGE, KafkaError, OSError, TimeoutError) as err:
+            raise _refused(err, topic, "acknowledge") from err
         return [(m.partition, m.offset) for m in metas]
 
     async def send_many(self, topic: str, records: list[tuple[str, bytes]]) -> Callable[[], Awaitable[None]]:
@@ -189,28 +184,18 @@ class KafkaPublisher:
         producer = await self._ensure_started()
         try:
             futures = await asyncio.wait_for(_enqueue(producer, topic, records), self._ack_timeout_s)
-        except _TOO_LARGE as err:
-            raise RecordTooLarge(f"a record of {topic} is over the broker's message size") from err
-        except (KafkaError, OSError, TimeoutError) as err:
-            raise BrokerUnavailable(
-                f"Kafka did not take records: {type(err).__name__}", failure_reason(err)
-            ) from err
+        except (*_TOO_LARGE, KafkaError, OSError, TimeoutError) as err:
+            raise _refused(err, topic, "take records") from err
         acks = asyncio.gather(*futures, return_exceptions=True)  # retrieved even if never confirmed
 
         async def confirm() -> None:
             try:
                 results = await asyncio.wait_for(asyncio.shield(acks), self._ack_timeout_s)
             except TimeoutError as err:
-                raise BrokerUnavailable(
-                    "Kafka did not acknowledge: TimeoutError", failure_reason(err)
-                ) from err
+                raise _refused(err, topic, "acknowledge") from err
             for result in results:
-                if isinstance(result, _TOO_LARGE):
-                    raise RecordTooLarge(f"a record of {topic} is over the broker's message size")
                 if isinstance(result, BaseException):
-                    raise BrokerUnavailable(
-                        f"Kafka did not acknowledge: {type(result).__name__}", failure_reason(result)
-                    ) from result
+                    raise _refused(result, topic, "acknowledge") from result
 
         return confirm
 
@@ -261,6 +246,14 @@ class KafkaPublisher:
         if self._producer is not None:
             await self._producer.stop()
             self._producer = None
+
+
+def _refused(err: BaseException, topic: str, what: str) -> RecordTooLarge | BrokerUnavailable:
+    """The port's error for a record of `topic` the broker would not take: too large for it ever
+    to, or the broker away (it did not `what`)."""
+    if isinstance(err, _TOO_LARGE):
+        return RecordTooLarge(f"a record of {topic} is over the broker's message size")
+    return BrokerUnavailable(f"Kafka did not {what}: {type(err).__name__}", failure_reason(err))
 
 
 async def _enqueue(producer: AIOKafkaProducer, topic: str, records: list[tuple[str, bytes]]) -> list:
