@@ -385,8 +385,7 @@ class Stack:
                 f"-Dlog4j2.configurationFile={ROOT}/deploy/kafka/log4j2.properties",
                 "kafka.tools.StorageTool",
                 "format",
-                "-t",
-                cluster_id,
+                f"--cluster-id={cluster_id}",  # one argument: an id may begin with "-" (base64url)
                 "-c",
                 str(properties),
             ]
