@@ -40,4 +40,5 @@ def rulebook_toml(rulebook: Rulebook) -> str:
         lines += [f"points = {float(rule.points)!r}", f"per = {s(rule.per)}", ""]
     lines += ["[cadence]", *(f"{s(k)} = {s(v)}" for k, v in rulebook.cadence.items()), ""]
     lines += table("advanced", {k: float(v) for k, v in vars(a).items()})
+    lines += table("finalisation", {"appeal_days": rulebook.finalisation.appeal_days})
     return "\n".join(lines)

@@ -40,6 +40,14 @@ class AdvancedRule:
 
 
 @dataclass(frozen=True)
+class FinalisationRule:
+    """Closing the year (考核结果公示): appeals are taken until the end of the `appeal_days`-th
+    day (Asia/Shanghai) after a version's day."""
+
+    appeal_days: int = 7
+
+
+@dataclass(frozen=True)
 class Rulebook:
     version: str
     effective_from: str
@@ -48,6 +56,7 @@ class Rulebook:
     kinds: dict[str, KindRule]
     cadence: dict[str, str]  # kind -> month | quarter | year
     advanced: AdvancedRule
+    finalisation: FinalisationRule  # an older rulebook without [finalisation] gets its defaults
 
 
 def parse_rulebook(data: dict[str, Any]) -> Rulebook:
@@ -74,6 +83,9 @@ def parse_rulebook(data: dict[str, Any]) -> Rulebook:
     ]
     if abs(sum(data["weights"].values()) - 1) > 1e-9:
         problems.append("weights must sum to 1")
+    finalisation = FinalisationRule(**data.get("finalisation", {}))
+    if not isinstance(finalisation.appeal_days, int) or not 0 <= finalisation.appeal_days <= 365:
+        problems.append("finalisation.appeal_days must be a whole number of days from 0 to 365")
     if problems:
         raise ValueError("invalid rulebook: " + "; ".join(problems))
     return Rulebook(
@@ -84,4 +96,5 @@ def parse_rulebook(data: dict[str, Any]) -> Rulebook:
         kinds=kinds,
         cadence=dict(data["cadence"]),
         advanced=AdvancedRule(**data["advanced"]),
+        finalisation=finalisation,
     )
