@@ -221,7 +221,7 @@ async def test_the_advanced_export_holds_the_candidates(tokens, world, fmt):
     def rows(a: dict) -> Table:
         lists = [("全市 city", a["city"])] + [(f"本院 {c}", p) for c, p in a["per_court"].items()]
         return [
-            [s, p["rank"], p["branch_id"], p["name"], p["total"], p["compliance"]]
+            [s, p["rank"], p["branch_id"], p["name"], p["court"], p["total"], p["compliance"]]
             for s, ps in lists
             for p in ps
         ]

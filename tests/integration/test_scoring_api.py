@@ -155,6 +155,8 @@ async def test_advanced_branches_need_compliance(tokens, world):
     picks = adv["per_court"][world["court"]]
     # quota: ceil(4 branches x 20%) = 1; only d kept every cadence, and it has a positive total.
     assert [p["branch_id"] for p in picks] == [world["d"]]
+    assert {p["court"] for p in picks} == {world["court"]}
+    assert all("court" in p for p in adv["city"])
     assert picks[0]["compliance"] == 1.0 and "min_compliance" in adv["rule"]
 
 

@@ -75,6 +75,7 @@ class Pick(BaseModel):
     rank: int
     branch_id: str
     name: str
+    court: str = Field(description="the branch's court: city picks come from every court")
     total: float
     compliance: float
 
@@ -257,6 +258,7 @@ def advanced_steps(
                 "rank": r.rank,
                 "branch_id": r.branch_id,
                 "name": registry[r.branch_id].name,
+                "court": registry[r.branch_id].court,
                 "total": r.value,
                 "compliance": round(ratios[r.branch_id], 4),
             }

@@ -108,6 +108,7 @@ ADVANCED_COLUMNS = [
     Column("名次 Rank", "int", 8),
     Column("支部编号 Branch ID", "text", 20),
     Column("支部名称 Branch", "text", 28),
+    Column("法院 Court", "text", 14),
     Column("总分 Total", "number", 12),
     Column("合规率 Compliance", "number", 10),
 ]
@@ -200,7 +201,7 @@ def advanced_rows(a: dict[str, Any]) -> Iterator[list[Any]]:
     lists = [("全市 city", a["city"])] + [(f"本院 {court}", picks) for court, picks in a["per_court"].items()]
     for scope, picks in lists:
         for p in picks:
-            yield [scope, p["rank"], p["branch_id"], p["name"], p["total"], p["compliance"]]
+            yield [scope, p["rank"], p["branch_id"], p["name"], p["court"], p["total"], p["compliance"]]
 
 
 async def _csv(columns: Sequence[Column], rows: Rows, every: int) -> AsyncIterator[bytes]:
@@ -292,7 +293,7 @@ def exports_router() -> APIRouter:
         view = model.view()  # as GET /v1/branches/{branch_id}/score reads it
         rulebook = model.rulebook(view)
         docs = view.period_docs([period], branch_id)
-        branch = await model.branch(branch_id)
+        branch = await model.branch(branch_id, period)
         if not docs and branch is None:
             raise Problem(404, "Not Found", f"no scores and no registration for branch {branch_id}")
         out = _breakdown(branch_id, branch, period, docs, rulebook)

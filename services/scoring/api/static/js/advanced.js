@@ -11,7 +11,6 @@ export class AdvancedPanel {
     Object.assign(this, { courtName, branchLabel, onSelect, onError, query: null, at: 0, timer: 0, seq: 0 });
     this.quota = null; // the rule's numbers and quotas, from /v1/board/summary
     this.data = null;
-    this.courtOf = new Map();
   }
 
   /** Show the candidates of `year` (with a court chosen, that court's list first). */
@@ -49,12 +48,6 @@ export class AdvancedPanel {
     try {
       const data = await getJSON('/v1/advanced-branches', { year }, token);
       if (seq !== this.seq) return;
-      for (const [court, list] of Object.entries(data.per_court)) for (const p of list) this.courtOf.set(p.branch_id, court);
-      // A city pick outside its court's list: ask its court once.
-      const unknown = data.city.filter((p) => !p.court && !this.courtOf.has(p.branch_id));
-      await Promise.all(unknown.map((p) => getJSON(`/v1/board/branches/${encodeURIComponent(p.branch_id)}`, { period: year }, token)
-        .then((s) => this.courtOf.set(p.branch_id, s.court), () => null)));
-      if (seq !== this.seq) return;
       this.data = data;
       this.render();
     } catch (error) {
@@ -88,7 +81,7 @@ export class AdvancedPanel {
   picks(list) {
     if (!list.length) return h('p', { class: 'hint' }, '暂无候选 No candidates yet');
     return h('ol', { class: 'picks' }, list.map((p) => {
-      const court = p.court || this.courtOf.get(p.branch_id);
+      const court = p.court;
       return h('li', { data: { branchId: p.branch_id } },
         h('span', { class: 'pick-rank num' }, String(p.rank)),
         h('span', { class: 'pick-name' },
