@@ -318,14 +318,27 @@ def _running_brokers(home: Path) -> int | None:
     return 3 if live & {"kafka-1", "kafka-2", "kafka-3"} else None
 
 
+def _running_offset(home: Path) -> int | None:
+    """The port offset this copy was started with, while any of its processes runs: a copy
+    started with STACK_PORT_OFFSET is found again without it."""
+    if _running_brokers(home) is None:
+        return None
+    try:
+        return int((home / "run" / "port-offset").read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def layout_of(env: Mapping[str, str]) -> Layout:
     """The copy the environment names (STACK_INSTANCE, STACK_PORT_OFFSET, KAFKA_BROKERS); without
     KAFKA_BROKERS, a running copy keeps the broker count it was started with."""
     instance = env.get("STACK_INSTANCE", "")
     if instance and (not instance.replace("-", "").isalnum() or instance.startswith("-")):
         sys.exit(f"STACK_INSTANCE={instance!r}: letters, digits and dashes only")
-    offset = int(env.get("STACK_PORT_OFFSET") or (PORT_OFFSETS.get(instance, 100) if instance else 0))
     home = Layout(instance).home
+    running_offset = _running_offset(home)
+    default = PORT_OFFSETS.get(instance, 100) if instance else 0
+    offset = int(env.get("STACK_PORT_OFFSET") or (default if running_offset is None else running_offset))
     running = _running_brokers(home)
     wanted = env.get("KAFKA_BROKERS")
     brokers = int(wanted) if wanted else (running or 1)
@@ -424,6 +437,7 @@ class Stack:
         log.mkdir(parents=True, exist_ok=True)
         if p.name in self.nodes:
             (run / "kafka-brokers").write_text(f"{self.layout.brokers}\n")
+        (run / "port-offset").write_text(f"{self.layout.port_offset}\n")
         env = {**os.environ, **dev_env(), **p.env}
         with open(log / f"{p.name}.log", "ab") as out:
             child = subprocess.Popen(

@@ -1,6 +1,7 @@
 """deploy/local/stack.py's copies of the system: the default keeps one broker on the documented
 ports and tells the services nothing; KAFKA_BROKERS=3 and STACK_INSTANCE move what they must."""
 
+import os
 import shutil
 import sys
 import uuid
@@ -103,6 +104,20 @@ def test_the_test_bench_and_fault_copies_use_ports_apart() -> None:
     for a, b in [("test", "bench"), ("test", "fault"), ("bench", "fault")]:
         assert not urls[a] & urls[b] and not urls[a] & default
     assert instance({"STACK_INSTANCE": ""}) == instance({})  # empty: the default copy
+
+
+def test_a_running_copy_keeps_the_port_offset_it_was_started_with() -> None:
+    name = f"unit-{uuid.uuid4().hex[:8]}"
+    home = STACK.Layout(name).home
+    try:
+        (home / "run").mkdir(parents=True)
+        (home / "run" / "port-offset").write_text("600\n")
+        assert STACK.layout_of({"STACK_INSTANCE": name}).port_offset == 100  # nothing of it runs
+        (home / "run" / "kafka.pid").write_text(str(os.getpid()))  # a live process of the copy
+        assert STACK.layout_of({"STACK_INSTANCE": name}).port_offset == 600
+        assert STACK.layout_of({"STACK_INSTANCE": name, "STACK_PORT_OFFSET": "700"}).port_offset == 700
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def test_a_client_of_a_copy_is_told_its_brokers_and_database_not_its_ports() -> None:
