@@ -1,0 +1,50 @@
+"""What a finalisation freezes for one court and year, read from the API's live answers at this
+moment: its advanced branches (先进党支部, from /v1/advanced-branches), and its members' grades
+and excellent places once the examination answers exist (the section list says which)."""
+
+from typing import Any
+
+import orjson
+from fastapi import Request
+
+from services.scoring.api.assessment import advanced_json
+from services.scoring.api.read_model import MongoReadModel
+from services.scoring.core.finalisation import Sections
+
+
+async def live_sections(request: Request, court: str, year: str) -> tuple[Sections, str]:
+    """The sections as they stand now, and the rulebook version they were computed under."""
+    model: MongoReadModel = request.app.state.read_model
+    advanced = orjson.loads(await advanced_json(request, year))
+    registry = await model.branches()
+    ours = {b for b, branch in registry.items() if branch.court == court}
+    picks = (advanced["per_court"].get(court, []), advanced["city"])
+    sections: Sections = {"advanced_branches": advanced_branches(*picks, ours)}
+    return sections, str(advanced["rulebook_version"])
+
+
+def advanced_branches(
+    court_picks: list[dict], city_picks: list[dict], ours: set[str]
+) -> list[dict[str, Any]]:
+    """The court's advanced branches: its own picks (本院, court_rank) and its branches among the
+    city's picks (市直, city_rank), one entry per branch, best court rank first."""
+    entries: dict[str, dict[str, Any]] = {}
+    for level, picks in (("court_rank", court_picks), ("city_rank", city_picks)):
+        for pick in picks:
+            if pick["branch_id"] not in ours:
+                continue
+            entry = entries.setdefault(
+                pick["branch_id"],
+                {
+                    "branch_id": pick["branch_id"],
+                    "name": pick["name"],
+                    "court_rank": None,
+                    "city_rank": None,
+                    "total": pick["total"],
+                    "compliance": pick["compliance"],
+                },
+            )
+            entry[level] = pick["rank"]
+    return sorted(
+        entries.values(), key=lambda e: (e["court_rank"] or 10**9, e["city_rank"] or 10**9, e["branch_id"])
+    )
