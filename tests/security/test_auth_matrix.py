@@ -28,6 +28,7 @@ from tests.security.live import (
     operations,
     token_scopes,
 )
+from tests.security.member_matrix import MEMBER_PATH, check_member_registry
 
 each_service = pytest.mark.parametrize("service", SERVICES)
 # Reads that need one of two optional parameters (OpenAPI cannot say "exactly one of"): without
@@ -431,6 +432,8 @@ def test_every_route_checks_scope_and_organisation_for_every_role(service, org, 
                 check_submission(op, org, role)
             elif op.method == "PUT" and "{branch_id}" in op.path:
                 check_registry(op, org, role)
+            elif op.path == MEMBER_PATH:
+                check_member_registry(op, org, role, send, judge)
             else:
                 check_read(op, org, role)
 

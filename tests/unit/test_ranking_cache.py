@@ -113,7 +113,10 @@ class FakeModel:
     async def branches(self):  # type: ignore[no-untyped-def]
         return self.registry
 
-    async def court_branches(self, court):  # type: ignore[no-untyped-def]
+    async def registry_for(self, period):  # type: ignore[no-untyped-def]
+        return self.registry  # no registry history here: every period is today's registry
+
+    async def court_branches(self, court, period=None):  # type: ignore[no-untyped-def]
         return [b for b, x in self.registry.items() if x.court == court]
 
     def view(self) -> ScoreView:

@@ -280,8 +280,8 @@ async def _compliance_table(
 ) -> ComplianceTable:
     model: MongoReadModel = request.app.state.read_model
     today = month_of(request.app.state.clock())
-    registry = await model.branches()
-    court_ids = await model.court_branches(court) if court else None
+    registry = await model.registry_for(period)  # as registered then, members its roster
+    court_ids = await model.court_branches(court, period) if court else None
     view, year = model.view(), year_of(period)
     memo: JudgedMemo = request.app.state.judged
     version = (*model.version(year, view), today)
@@ -316,7 +316,7 @@ async def advanced_json(request: Request, year: str) -> bytes:
     today = month_of(request.app.state.clock())
     # The year's totals of registered branches, as the city ranking has them (shared, cached).
     ranking = await request.app.state.rankings.full(model, RankingQuery(year, "total", None, 1, False))
-    registry = await model.branches()
+    registry = await model.registry_for(year)
     view = model.view()
     version = (*model.version(year, view), today)
     memo: JudgedMemo = request.app.state.judged

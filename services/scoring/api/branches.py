@@ -1,7 +1,7 @@
 """The branch registry (city → court → branch) and a branch's score breakdown."""
 
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -19,6 +19,7 @@ from services.scoring.core.summary import PeriodRow
 from shared.audit import audit
 from shared.auth import ADMIN, Admin, AuthFirstRoute, Reader, require_court
 from shared.contracts import ID_PATTERN, LINE_PATTERN, Contract
+from shared.kafka import BrokerUnavailable, RecordTooLarge
 from shared.problems import Problem
 
 BranchId = Annotated[str, Path(pattern=ID_PATTERN, examples=["zy-civil-1"])]
@@ -35,6 +36,16 @@ class BranchIn(Contract):
     members: Annotated[
         int, Strict(), Field(ge=1, le=10_000, description="Party members (党员) in the branch")
     ]
+
+
+class BranchPut(BranchIn):
+    """A branch to register, and from when: a change applies from `effective` on, never backwards."""
+
+    effective: date | None = Field(
+        default=None,
+        description="the first day these fields hold (Asia/Shanghai); absent: for every period, as before",
+        examples=["2024-07-01"],
+    )
 
 
 class BranchOut(BranchIn):
@@ -126,11 +137,11 @@ def branches_router(city: str) -> APIRouter:
     @router.put(
         "/v1/branches/{branch_id}", response_model=BranchOut, summary="Register or update a branch (admin)"
     )
-    async def put_branch(branch_id: BranchId, body: BranchIn, request: Request, who: Admin) -> BranchOut:
+    async def put_branch(branch_id: BranchId, body: BranchPut, request: Request, who: Admin) -> BranchOut:
         require_court(who, body.court)  # a court's admin registers into its own court only
         branch = Branch(branch_id, body.name, body.court, body.court_name, body.members)
         await audit(request, who, "branch.put", branch_id, body.court, branch_id)  # before the change
-        await model(request).put_branch(branch)
+        await registry_write(model(request).put_branch(branch, body.effective))
         return _out(branch)
 
     @router.get(
@@ -176,7 +187,7 @@ def branches_router(city: str) -> APIRouter:
         view = model(request).view()  # points and rulebook of one generation
         rulebook = model(request).rulebook(view)
         docs = view.period_docs([period], branch_id)
-        branch = await model(request).branch(branch_id)
+        branch = await model(request).branch(branch_id, period)
         if not docs and branch is None:
             raise Problem(404, "Not Found", f"no scores and no registration for branch {branch_id}")
         out = _breakdown(branch_id, branch, period, docs, rulebook)
@@ -199,6 +210,19 @@ async def own_rank(request: Request, branch: Branch, period: str, dimension: str
         court=Place(rank=court.place(branch.branch_id), of=len(court.order)),
         city=Place(rank=city.place(branch.branch_id), of=len(city.order)),
     )
+
+
+async def registry_write(change: Awaitable[None]) -> None:
+    """Make a registry change: 503 with Retry-After when the registry topic does not take it."""
+    try:
+        await change
+    except (BrokerUnavailable, RecordTooLarge, TimeoutError):
+        raise Problem(
+            503,
+            "Service Unavailable",
+            "the registry topic did not take the change",
+            headers={"Retry-After": "2"},
+        ) from None
 
 
 def model_of(request: Request) -> MongoReadModel:

@@ -350,8 +350,8 @@ class RankingCache:
         self._versions_kept, self._rows_kept = versions_kept, rows_kept
 
     async def full(self, model: MongoReadModel, q: RankingQuery) -> FullRanking:
-        registry = await model.branches()
-        members = await model.court_branches(q.court) if q.court else None
+        registry = await model.registry_for(q.period)  # as registered then, members its roster
+        members = await model.court_branches(q.court, q.period) if q.court else None
         view = model.view()  # points and rulebook from one generation, taken once
         version = model.version(q.period, view)
 
