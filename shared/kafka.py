@@ -67,7 +67,7 @@ async def ensure_topics(
     if names is None:
         wanted += [DEAD_LETTER.name, AUDIT.name]
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.bootstrap_servers, request_timeout_ms=settings.request_timeout_ms
+        **settings.client_options(), request_timeout_ms=settings.request_timeout_ms
     )
     await admin.start()
     try:
@@ -92,7 +92,7 @@ async def ensure_topics(
 async def partitions_of(settings: KafkaSettings, names: list[str]) -> list[TopicPartition]:
     """Every partition of the named topics, as the broker describes them."""
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.bootstrap_servers, request_timeout_ms=settings.request_timeout_ms
+        **settings.client_options(), request_timeout_ms=settings.request_timeout_ms
     )
     await admin.start()
     try:
@@ -131,7 +131,7 @@ class KafkaPublisher:
         async with self._lock:
             if self._producer is None:
                 producer = AIOKafkaProducer(
-                    bootstrap_servers=self._settings.bootstrap_servers,
+                    **self._settings.client_options(),
                     client_id=self._client_id,
                     enable_idempotence=True,
                     acks="all",

@@ -1,8 +1,9 @@
 """Settings pieces the services compose; each service's own class inherits the ones it needs."""
 
 from datetime import timedelta
+from typing import Any, Literal
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import AwareDatetime, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.contracts import DEFAULT_TIME_WINDOW, TimeWindow
@@ -21,6 +22,13 @@ class KafkaSettings(BaseSettings):
     replication_factor: int = Field(default=1, ge=1)
     min_insync_replicas: int = Field(default=1, ge=1)
     request_timeout_ms: int = 10_000
+    # Who this process is to the broker: PLAINTEXT (no login, the single-broker default) or
+    # SASL_PLAINTEXT with a SCRAM user, which the three-broker cluster requires (its ACLs name the
+    # user; deploy/local/stack.py gives each process its own).
+    security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT"] = "PLAINTEXT"
+    sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    sasl_username: str = ""
+    sasl_password: SecretStr = SecretStr("")
 
     @model_validator(mode="after")
     def _reachable_isr(self) -> "KafkaSettings":
@@ -28,6 +36,30 @@ class KafkaSettings(BaseSettings):
         if self.min_insync_replicas > self.replication_factor:
             raise ValueError("min_insync_replicas must not exceed replication_factor")
         return self
+
+    @model_validator(mode="after")
+    def _login_complete(self) -> "KafkaSettings":
+        # A SASL listener with no user would fail every request later, far from the cause.
+        if self.security_protocol != "PLAINTEXT" and not (
+            self.sasl_username and self.sasl_password.get_secret_value()
+        ):
+            raise ValueError("SASL needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD")
+        return self
+
+    def client_options(self) -> dict[str, Any]:
+        """Where the brokers are and how to log in: the keyword arguments of every aiokafka client
+        (producer, consumer, admin)."""
+        options: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap_servers,
+            "security_protocol": self.security_protocol,
+        }
+        if self.security_protocol != "PLAINTEXT":
+            options |= {
+                "sasl_mechanism": self.sasl_mechanism,
+                "sasl_plain_username": self.sasl_username,
+                "sasl_plain_password": self.sasl_password.get_secret_value(),
+            }
+        return options
 
 
 class MongoSettings(BaseSettings):

@@ -50,7 +50,7 @@ class KafkaDeadLetters:
 async def listed_dead_letters(kafka: KafkaSettings, topics: set[str]) -> frozenset[tuple[str, int, int]]:
     """(topic, partition, offset) of every dead-lettered record that was read from `topics`: what a
     rescore skips, so that it refuses exactly what live scoring refused."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka.client_options(), enable_auto_commit=False)
     await consumer.start()
     found: set[tuple[str, int, int]] = set()
     try:

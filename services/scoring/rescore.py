@@ -85,7 +85,7 @@ async def rescore(
     streams = routed_topics(routed_from or app_id)
     await ensure_topics(kafka, list(streams), EVENT_TOPIC_CONFIG)
     await route_everything(kafka, routed_from or app_id)
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka.client_options(), enable_auto_commit=False)
     await consumer.start()
     try:
         tps = await _partitions(kafka, list(streams))
@@ -150,7 +150,7 @@ def _drain(queue, progress: Progress) -> None:  # type: ignore[no-untyped-def]
 
 async def end_offsets(kafka: KafkaSettings) -> dict[TopicPartition, int]:
     """Where every event-topic partition ends now."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka.client_options(), enable_auto_commit=False)
     await consumer.start()
     try:
         return await consumer.end_offsets(await _partitions(kafka))
@@ -162,7 +162,7 @@ async def commit_offsets(kafka: KafkaSettings, group: str, ends: dict[TopicParti
     """Commit offsets for a consumer group that has no members yet (so a manually assigned
     consumer may): its first workers start exactly there."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=kafka.bootstrap_servers, group_id=group, enable_auto_commit=False
+        **kafka.client_options(), group_id=group, enable_auto_commit=False
     )
     await consumer.start()
     try:

@@ -65,7 +65,7 @@ class Router:
 
     async def _consume(self) -> None:
         consumer = self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._kafka.bootstrap_servers,
+            **self._kafka.client_options(),
             group_id=self.group(),
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -144,7 +144,7 @@ class Router:
 async def routed_offsets(kafka: KafkaSettings, group: str) -> dict[TopicPartition, int]:
     """How far the router group has forwarded each input partition (committed offsets)."""
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=kafka.bootstrap_servers, request_timeout_ms=kafka.request_timeout_ms
+        **kafka.client_options(), request_timeout_ms=kafka.request_timeout_ms
     )
     await admin.start()
     try:
@@ -157,7 +157,7 @@ async def catch_up(router: Router, kafka: KafkaSettings, deadline_s: float = 360
     """Route until everything the input topics held when this began is on the repartition topics
     (whichever member of the router group forwards it), then leave the group. Returns the number
     of input records that were still to be routed at the start."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka.client_options(), enable_auto_commit=False)
     await consumer.start()
     try:
         ends = await consumer.end_offsets(await partitions_of(kafka, list(STREAM_OF_INPUT)))

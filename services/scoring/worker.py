@@ -123,6 +123,17 @@ class GenerationWatch:
         self.changed = False
 
 
+def broker_credentials(kafka: KafkaSettings) -> faust.SASLCredentials | None:
+    """Faust's form of the login the other clients get from KafkaSettings.client_options()."""
+    if kafka.security_protocol == "PLAINTEXT":
+        return None
+    return faust.SASLCredentials(
+        username=kafka.sasl_username,
+        password=kafka.sasl_password.get_secret_value(),
+        mechanism=kafka.sasl_mechanism,
+    )
+
+
 def create_worker(settings: WorkerSettings, generation: Generation, watch: GenerationWatch) -> faust.App:
     """The faust app with one agent per event topic, writing into `generation`."""
     datadir = Path(settings.datadir) / str(settings.web_port)  # two local workers need two
@@ -130,6 +141,7 @@ def create_worker(settings: WorkerSettings, generation: Generation, watch: Gener
     app = faust.App(
         generation.group(settings.app_id),
         broker=";".join(f"kafka://{s}" for s in settings.kafka.bootstrap_servers.split(",")),
+        broker_credentials=broker_credentials(settings.kafka),  # the cluster's SCRAM login, if any
         store="memory://",
         web_host=settings.web_host,
         web_bind=settings.web_host,  # faust binds 0.0.0.0 unless told: keep it on the chosen address

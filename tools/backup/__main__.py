@@ -97,7 +97,7 @@ def dump_database(tar: tarfile.TarFile, settings: MongoSettings) -> dict[str, An
 async def copy_topics(tar: tarfile.TarFile, kafka: KafkaSettings, topics: list[str]) -> dict[str, Any]:
     """Every record of `topics` up to the end offsets read now."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False, max_partition_fetch_bytes=8 << 20
+        **kafka.client_options(), enable_auto_commit=False, max_partition_fetch_bytes=8 << 20
     )
     await consumer.start()
     try:
@@ -140,7 +140,7 @@ async def copy_topics(tar: tarfile.TarFile, kafka: KafkaSettings, topics: list[s
 
 
 async def vanished(kafka: KafkaSettings, topics: list[str]) -> set[str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
+    admin = AIOKafkaAdminClient(**kafka.client_options())
     await admin.start()
     try:
         return set(topics) - set(await admin.list_topics())
@@ -153,7 +153,7 @@ async def create(out: Path, topic_pattern: str) -> Path:
     started = datetime.now(UTC)
     path = out / f"backup-{started:%Y%m%dT%H%M%SZ}.tar.gz"
     partial = path.with_suffix(".partial")
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
+    admin = AIOKafkaAdminClient(**kafka.client_options())
     await admin.start()
     try:
         clock = time.monotonic()
@@ -212,9 +212,9 @@ async def restore_topics(
     tar: tarfile.TarFile, manifest: dict[str, Any], kafka: KafkaSettings, database: str, prefix: str
 ) -> dict[tuple[str, int], dict[int, int]]:
     """Creates each topic afresh and writes its records in order; returns the offsets that moved."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
+    admin = AIOKafkaAdminClient(**kafka.client_options())
     producer = AIOKafkaProducer(
-        bootstrap_servers=kafka.bootstrap_servers,
+        **kafka.client_options(),
         acks="all",
         enable_idempotence=True,
         max_request_size=8 << 20,
@@ -280,7 +280,7 @@ async def restore_groups(
         if not offsets:
             continue
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=kafka.bootstrap_servers, group_id=prefix + group, enable_auto_commit=False
+            **kafka.client_options(), group_id=prefix + group, enable_auto_commit=False
         )
         await consumer.start()
         try:

@@ -131,7 +131,7 @@ class AuditFollower:
     async def _follow(self) -> None:
         await ensure_topics(self._kafka, [AUDIT.name], EVENT_TOPIC_CONFIG)
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._kafka.bootstrap_servers, enable_auto_commit=False, fetch_max_wait_ms=100
+            **self._kafka.client_options(), enable_auto_commit=False, fetch_max_wait_ms=100
         )
         await consumer.start()
         try:

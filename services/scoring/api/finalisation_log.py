@@ -133,7 +133,7 @@ class FinalisationLog:
     async def _follow(self) -> None:
         await ensure_topics(self._kafka, [FINALISATIONS.name], EVENT_TOPIC_CONFIG)
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._kafka.bootstrap_servers, enable_auto_commit=False, fetch_max_wait_ms=50
+            **self._kafka.client_options(), enable_auto_commit=False, fetch_max_wait_ms=50
         )
         await consumer.start()
         try:
