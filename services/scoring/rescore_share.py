@@ -14,9 +14,10 @@ from pymongo import AsyncMongoClient
 
 from services.scoring.core.ledger import Tracked, fold_at
 from services.scoring.core.rulebook import Rulebook
-from services.scoring.core.scores import score
+from services.scoring.core.scores import scores_and_members
 from services.scoring.delivery import Delivery
 from services.scoring.generations import Generation
+from services.scoring.member_feed import member_summaries
 from services.scoring.score_feed import KafkaScoreFeed, feed_topic
 from services.scoring.scorer import decode
 from services.scoring.store import LedgerKey, MongoScoreStore, ScoredLedger, StoredLedger, encode_ledger
@@ -60,23 +61,23 @@ async def rescore_share(share: Share, progress: Progress) -> Done:
     store = MongoScoreStore(client[share.database], Generation(share.generation))
     publisher = KafkaPublisher(share.kafka, client_id="scoring-rescore", ack_timeout_s=60)
     feed = KafkaScoreFeed(publisher, feed_topic(share.database))
-    consumer = AIOKafkaConsumer(**share.kafka.client_options(), enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=share.kafka.bootstrap_servers, enable_auto_commit=False)
     await consumer.start()
     try:
         for topic, partition, end in share.partitions:
             building = await _fold(consumer, TopicPartition(topic, partition), end, share, done, progress)
-            scored = [
-                ScoredLedger(
-                    key,
-                    StoredLedger(state.ledger, state.offset, state.last_time),
-                    score(state.ledger.facts.values(), share.rulebook),
-                    share.rulebook.version,
-                )
-                for key, state in building.items()
-            ]
+            scored, members = [], []
+            for key, state in building.items():
+                stored = StoredLedger(state.ledger, state.offset, state.last_time)
+                # Every member of every ledger: a rescore rebuilds the members' records too.
+                periods, mine = scores_and_members(state.ledger.facts.values(), share.rulebook, None)
+                scored.append(ScoredLedger(key, stored, periods, share.rulebook.version))
+                members += member_summaries(key, stored, mine, mine, share.rulebook.version)
             await store.insert_new([encode_ledger(s, DOCUMENT_MAX_BYTES) for s in scored])
             for start in range(0, len(scored), FEED_CHUNK):
                 await feed.publish(share.generation, [s.summary for s in scored[start : start + FEED_CHUNK]])
+            for start in range(0, len(members), FEED_CHUNK):
+                await feed.publish_members(share.generation, members[start : start + FEED_CHUNK])
             done.ledgers += len(scored)
     finally:
         await consumer.stop()

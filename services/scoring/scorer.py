@@ -9,7 +9,7 @@ caller retries the whole batch with nothing acknowledged.
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
@@ -22,9 +22,17 @@ from services.scoring import metrics
 from services.scoring.core.facts import Fact, Void, fact_of_decoded
 from services.scoring.core.ledger import Ledger, Tracked, fold_at
 from services.scoring.core.rulebook import Rulebook
-from services.scoring.core.scores import score
+from services.scoring.core.scores import scores_and_members
 from services.scoring.delivery import DeadLetters, Delivery, reason_of
 from services.scoring.fault_injection import NO_FAULTS, FaultInjection
+from services.scoring.member_feed import (
+    UNCHANGED,
+    member_of,
+    member_records,
+    member_summaries,
+    members_changed,
+    members_of,
+)
 from services.scoring.score_feed import encode, feed_key
 from services.scoring.store import (
     Fenced,
@@ -108,6 +116,7 @@ class _Work:
     result: StoredLedger | None = None
     scored: ScoredLedger | None = None  # the ledger to store, when it changed
     feed: tuple[str, bytes] | None = None
+    members: dict[str, bytes] = field(default_factory=dict)  # feed records of the members it changed
 
 
 class Scorer:
@@ -216,7 +225,8 @@ class Scorer:
     ) -> None:
         work.result = folded.result
         if folded.encoded is not None:
-            work.scored, work.feed = folded.encoded
+            work.scored, work.feed, members = folded.encoded
+            work.members.update(members)
         for index, outcome in folded.outcomes:
             outcomes[index] = outcome
         rejects += folded.rejects
@@ -226,12 +236,15 @@ class Scorer:
         (changing nothing) when a record or the ledger it makes cannot be stored."""
         current = work.result or work.base
         tracked = Tracked(current.ledger.copy(), current.offset, current.last_event_time)
-        folded = _Folded()
+        folded, touched = _Folded(), set[str]()
         for r in records:
             d, item = r.delivery, r.decoded.item
             if d.offset > tracked.offset:
                 self._faults.check("fold", [r.decoded.event.envelope.id])
+            before = member_of(item, tracked.ledger)  # a void's or a decline's fact is gone after the fold
             outcome = fold_at(tracked, d.offset, item, r.decoded.event.envelope.time)
+            if outcome not in UNCHANGED:  # an approval's fact is counted only after it
+                touched.update(m for m in (before, member_of(item, tracked.ledger)) if m is not None)
             if outcome == "conflict":
                 err = ContractError(f"conflict: id {item.event_id} is already counted with other content")
                 folded.rejects.append((d, err, "fold"))
@@ -240,23 +253,27 @@ class Scorer:
         # Stored as the current one is until a flush writes it (see _documents).
         folded.result = StoredLedger(tracked.ledger, tracked.offset, tracked.last_time, current.whole)
         if tracked.offset != current.offset:
-            folded.encoded = self._encoded(work.key, folded.result)
+            folded.encoded = self._encoded(work.key, folded.result, touched)
         return folded
 
-    def _encoded(self, key: LedgerKey, stored: StoredLedger) -> tuple[ScoredLedger, tuple[str, bytes]]:
-        """The scored ledger and its feed record, checked against the feed's limit (the stored
-        document is encoded and checked when it is written: _document)."""
+    def _encoded(
+        self, key: LedgerKey, stored: StoredLedger, members: Collection[str] = ()
+    ) -> tuple[ScoredLedger, tuple[str, bytes], list[tuple[str, bytes]]]:
+        """The scored ledger, its feed record and those of `members` (their scores in it), checked
+        against the feed's limit (the stored document is encoded and checked when it is written:
+        _document)."""
         self._faults.check("store", stored.ledger.facts)
-        scored = ScoredLedger(
-            key, stored, score(stored.ledger.facts.values(), self._rulebook), self._rulebook.version
-        )
+        rulebook = self._rulebook
+        scores, mine = scores_and_members(stored.ledger.facts.values(), rulebook, members)
+        scored = ScoredLedger(key, stored, scores, rulebook.version)
         value = encode(self._generation, scored.summary)
-        if len(value) > self._limits.feed_record_bytes:
-            limit = self._limits.feed_record_bytes
-            raise LedgerUnstorable(
-                f"ledger {key.id}'s scores would be {len(value)} bytes on the feed, over {limit}"
-            )
-        return scored, (feed_key(self._generation, key.id), value)
+        summaries = member_summaries(key, stored, mine, members, rulebook.version)
+        of_members = member_records(self._generation, summaries)
+        for what, size in [(f"ledger {key.id}", len(value)), *((k, len(v)) for k, v in of_members)]:
+            if size > self._limits.feed_record_bytes:
+                limit = self._limits.feed_record_bytes
+                raise LedgerUnstorable(f"{what}'s scores would be {size} bytes on the feed, over {limit}")
+        return scored, (feed_key(self._generation, key.id), value), of_members
 
     def _documents(
         self, scored: ScoredLedger, base: StoredLedger, records: list[_Record]
@@ -296,8 +313,12 @@ class Scorer:
             self._remember(w.key, w.result)
         # Replayed-only ledgers are published too: a crash between a flush and the publish must
         # not leave readers behind, and what the worker holds is what they should see.
-        feed = [w.feed for w in works if w.feed is not None]
-        feed += [self._encoded(w.key, w.result)[1] for w in works if w.feed is None and w.result is not None]
+        # Members first, their ledger last (the ledger's record is the batch's newest on its key).
+        feed = [rec for w in works if w.feed is not None for rec in (*w.members.items(), w.feed)]
+        for w in works:
+            if w.feed is None and w.result is not None:  # which members changed is not known: all
+                _, ledger, members = self._encoded(w.key, w.result, members_of(w.result.ledger))
+                feed += [*members, ledger]
         if feed:
             # Not waited for here (a broker round trip per batch would pace the worker): flush()
             # confirms them before anything they came from is acknowledged.
@@ -396,9 +417,14 @@ class Scorer:
         # A ledger the database takes alone keeps its folded result; a refused one is folded again.
         works = [_Work(key, u.base, u.records, u.scored.stored, u.scored) for key, u in owed.items()]
         await self._write_each(works, {}, {u.partition: u.epoch for u in owed.values()})
-        for w in works:
+        feed = []
+        for w, u in zip(works, owed.values(), strict=True):
             self._remember(w.key, w.result or w.base)
-        await self._feed.publish_encoded([self._encoded(w.key, w.result or w.base)[1] for w in works])
+            after = (w.result or w.base).ledger
+            touched = members_changed((r.decoded.item for r in u.records), u.base.ledger, after)
+            _, ledger, members = self._encoded(w.key, w.result or w.base, touched)
+            feed += [*members, ledger]
+        await self._feed.publish_encoded(feed)
 
     async def _write_each(
         self, works: list[_Work], outcomes: list[str] | dict[int, str], fence: dict
@@ -468,7 +494,7 @@ class _Folded:
     """The outcome of folding some records into a ledger, kept only if all of it succeeded."""
 
     result: StoredLedger | None = None
-    encoded: tuple[ScoredLedger, tuple[str, bytes]] | None = None
+    encoded: tuple[ScoredLedger, tuple[str, bytes], list[tuple[str, bytes]]] | None = None
     outcomes: list[tuple[int, str]] = field(default_factory=list)
     rejects: list[tuple[Delivery, BaseException, str]] = field(default_factory=list)
 

@@ -1,7 +1,7 @@
 """Scores derived from a ledger: per period, points per dimension with caps, and the breakdown."""
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from services.scoring.core.facts import Fact
@@ -41,32 +41,78 @@ def _counted(facts: Iterable[Fact]) -> list[Fact]:
     return counted
 
 
+@dataclass
+class MemberPeriodScore:
+    """One member's points in one period of one ledger (after the member's monthly caps), and why."""
+
+    points: dict[str, float] = field(default_factory=lambda: dict.fromkeys(DIMENSIONS, 0.0))
+    kinds: dict[str, KindTally] = field(default_factory=lambda: defaultdict(KindTally))
+
+
+MemberScores = dict[str, dict[str, MemberPeriodScore]]  # member -> period -> score
+_NOBODY: frozenset[str] = frozenset()
+
+
 def score(facts: Iterable[Fact], rulebook: Rulebook) -> dict[str, PeriodScore]:
     """Score every month, quarter and year the facts touch."""
+    return scores_and_members(facts, rulebook, _NOBODY)[0]
+
+
+def member_scores(
+    facts: Iterable[Fact], rulebook: Rulebook, members: Collection[str] | None = None
+) -> MemberScores:
+    """Each member's (None: every member's) capped points and tallies per period, counted as score()
+    counts them: the members' points of a period add up to the branch's."""
+    return scores_and_members(facts, rulebook, members)[1]
+
+
+def scores_and_members(
+    facts: Iterable[Fact], rulebook: Rulebook, members: Collection[str] | None
+) -> tuple[dict[str, PeriodScore], MemberScores]:
+    """score() and member_scores() in one pass (the worker needs both for the members a batch
+    touched): one counting rule for both, so they can never disagree."""
     raw: dict[tuple[str, str, str], float] = defaultdict(float)  # (month, member, dimension)
     periods: dict[str, PeriodScore] = defaultdict(PeriodScore)
+    everyone, wanted = members is None, members or _NOBODY
+    mine: MemberScores = {}
     for f in _counted(facts):
         rule = rulebook.kinds[f.kind]
         points = rule.points * (f.hours if rule.per == "hour" else 1.0)
         raw[(f.month, f.member_id, rule.dimension)] += points
+        member = None
+        if everyone or f.member_id in wanted:
+            member = mine.setdefault(f.member_id, defaultdict(MemberPeriodScore))
         for period in periods_of_month(f.month):
-            tally = periods[period].kinds[f.kind]
+            tally = periods[period].kinds[f.kind]  # inline, not _count: the worker's hot path
             tally.count += 1
             tally.hours += f.hours
             tally.points += points
             if f.session_id:
                 tally.sessions.add(f.session_id)
             periods[period].members.add(f.member_id)
-    for (month, member, dim), points in sorted(raw.items()):
+            if member is not None:
+                _count(member[period].kinds[f.kind], f, points)
+    for (month, member_id, dim), points in sorted(raw.items()):
         cap = rulebook.monthly_cap[dim]
         capped = min(points, cap)
+        member = mine.get(member_id)
         for period in periods_of_month(month):
             periods[period].points[dim] += capped
+            if member is not None:
+                member[period].points[dim] += capped
             if points > cap:
                 periods[period].caps_hit.append(
-                    {"month": month, "member_id": member, "dimension": dim, "points": points, "cap": cap}
+                    {"month": month, "member_id": member_id, "dimension": dim, "points": points, "cap": cap}
                 )
-    return dict(periods)
+    return dict(periods), {m: dict(p) for m, p in mine.items()}
+
+
+def _count(tally: KindTally, f: Fact, points: float) -> None:
+    tally.count += 1
+    tally.hours += f.hours
+    tally.points += points
+    if f.session_id:
+        tally.sessions.add(f.session_id)
 
 
 def per_member(points: dict[str, float], members: int, rulebook: Rulebook) -> dict[str, float]:

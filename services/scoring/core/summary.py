@@ -6,7 +6,7 @@ from datetime import datetime
 
 import msgspec
 
-from services.scoring.core.scores import PeriodScore
+from services.scoring.core.scores import MemberPeriodScore, PeriodScore
 
 
 class KindTotals(msgspec.Struct, frozen=True, gc=False):
@@ -72,8 +72,52 @@ def period_summary(s: PeriodScore) -> PeriodSummary:
     )
 
 
+class MemberPeriod(msgspec.Struct, frozen=True, gc=False):
+    """One member's scores in one period of one ledger: points per dimension after the member's
+    monthly caps, and the kinds they came from."""
+
+    points: dict[str, float]
+    kinds: dict[str, KindTotals]
+
+
+class MemberSummary(msgspec.Struct, frozen=True, gc=False):
+    """A member's scores in one ledger (one branch, stream and year) as of the ledger's offset: one
+    feed record per member and ledger, so no record grows with the branch."""
+
+    id: str = msgspec.field(name="_id")  # member_summary_id(): "m|<member>|<branch>|<stream>|<year>"
+    member_id: str
+    branch_id: str
+    stream: str
+    year: str
+    offset: int  # the ledger's
+    rulebook_version: str
+    last_event_time: datetime | None  # the ledger's newest record
+    scores: dict[str, MemberPeriod]  # period -> scores; empty: the member has nothing left there
+    generation: int = 0  # set when published on the feed
+
+
+MEMBER_PREFIX = "m|"
+
+
+def member_summary_id(member_id: str, ledger_id: str) -> str:
+    """A member record's id: "m|<member>|" and its ledger's "<branch>|<stream>|<year>" (ids never
+    hold "|", so five parts tell it from a ledger's three, even of a branch called "m")."""
+    return f"{MEMBER_PREFIX}{member_id}|{ledger_id}"
+
+
+def is_member_summary_id(summary_id: str) -> bool:
+    return summary_id.startswith(MEMBER_PREFIX) and summary_id.count("|") == 4
+
+
+def member_period(s: MemberPeriodScore) -> MemberPeriod:
+    """A member's period score as the feed carries it."""
+    kinds = {k: KindTotals(t.count, t.hours, t.points, len(t.sessions)) for k, t in s.kinds.items()}
+    return MemberPeriod(s.points, kinds)
+
+
 _ENCODER = msgspec.json.Encoder()
 _DECODER = msgspec.json.Decoder(LedgerSummary)
+_MEMBER_DECODER = msgspec.json.Decoder(MemberSummary)
 
 
 def encode(summary: LedgerSummary) -> bytes:
@@ -84,6 +128,16 @@ def encode(summary: LedgerSummary) -> bytes:
 def decode(raw: bytes) -> LedgerSummary:
     """A feed record's summary; msgspec.ValidationError when it is not one."""
     return _DECODER.decode(raw)
+
+
+def encode_member(summary: MemberSummary) -> bytes:
+    """A member summary as the feed's JSON (`_id` first, as for ledgers)."""
+    return _ENCODER.encode(summary)
+
+
+def decode_member(raw: bytes) -> MemberSummary:
+    """A feed record's member summary; msgspec.ValidationError when it is not one."""
+    return _MEMBER_DECODER.decode(raw)
 
 
 def period_rows(summaries: Iterable[LedgerSummary], periods: set[str]) -> list[PeriodRow]:
