@@ -18,7 +18,7 @@ from services.scoring.api.board import board_router
 from services.scoring.api.branches import branches_router
 from services.scoring.api.computed import Computed
 from services.scoring.api.exports import exports_router
-from services.scoring.api.members import members_router
+from services.scoring.api.member_scores import member_scores_router
 from services.scoring.api.rankings import (
     STREAM_LIFETIME_S,
     STREAMS_PER_TOKEN,
@@ -154,5 +154,5 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(summary_router(settings.city))
     app.include_router(audit_router(settings.kafka))  # GET /v1/audit; the API's own audit events
     app.include_router(exports_router())
-    app.include_router(members_router(settings.kafka))  # the member registry; follows the registry topic
+    app.include_router(member_scores_router())  # members' scores, from the feed's member records
     return app

@@ -16,12 +16,13 @@ from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from services.scoring.api.member_index import MemberIndex
 from services.scoring.core.rulebook import Rulebook
 from services.scoring.core.standing import BranchPeriod, merge
 from services.scoring.core.summary import LedgerSummary, PeriodRow, period_rows
 from services.scoring.generations import Generation
 from services.scoring.rulebooks import parse_rulebook_text
-from services.scoring.score_feed import SCORE_FEED_CONFIG, decode
+from services.scoring.score_feed import SCORE_FEED_CONFIG, decode, is_member_record
 from shared.contracts import Stream
 from shared.kafka import ensure_topics, partitions_of
 from shared.settings import KafkaSettings
@@ -72,9 +73,14 @@ class ScoreView:
         self._training: dict[str, dict[str, Counts]] = {}  # year -> branch -> training counts
         self.seen: dict[str, dict[tuple[str, str], datetime | None]] = {}  # branch -> (stream, year) -> last
         self.versions: dict[str, int] = {}  # period -> changes so far: what caches key on
+        self.members = MemberIndex()  # the members' records (feed keys g<n>|m|...), beside the ledgers'
 
     def apply(self, raw: bytes) -> None:
-        """Take a ledger's newer summary (an older or equal one, from a replay, changes nothing)."""
+        """Take a ledger's newer summary (an older or equal one, from a replay, changes nothing);
+        a member's record goes to the member index."""
+        if is_member_record(raw):
+            self.members.apply(raw)
+            return
         record = decode(raw)
         old = self._ledgers.get(record.id)
         if old is not None and old.offset >= record.offset:
@@ -173,7 +179,7 @@ class FeedFollower:
     async def _follow(self) -> None:
         await ensure_topics(self._kafka, [self._topic], SCORE_FEED_CONFIG)
         consumer = AIOKafkaConsumer(
-            **self._kafka.client_options(),
+            bootstrap_servers=self._kafka.bootstrap_servers,
             enable_auto_commit=False,
             fetch_max_wait_ms=50,  # a change waits at most this long in the broker for company
         )
