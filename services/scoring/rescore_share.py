@@ -61,7 +61,7 @@ async def rescore_share(share: Share, progress: Progress) -> Done:
     store = MongoScoreStore(client[share.database], Generation(share.generation))
     publisher = KafkaPublisher(share.kafka, client_id="scoring-rescore", ack_timeout_s=60)
     feed = KafkaScoreFeed(publisher, feed_topic(share.database))
-    consumer = AIOKafkaConsumer(bootstrap_servers=share.kafka.bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**share.kafka.client_options(), enable_auto_commit=False)
     await consumer.start()
     try:
         for topic, partition, end in share.partitions:

@@ -179,7 +179,7 @@ class FeedFollower:
     async def _follow(self) -> None:
         await ensure_topics(self._kafka, [self._topic], SCORE_FEED_CONFIG)
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._kafka.bootstrap_servers,
+            **self._kafka.client_options(),
             enable_auto_commit=False,
             fetch_max_wait_ms=50,  # a change waits at most this long in the broker for company
         )
