@@ -266,10 +266,12 @@ if dry || ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev
 fi
 
 # 5. Chromium for the board's browser test (tests/e2e/test_board.py drives it with Playwright):
-#    Debian's `chromium` package, because `playwright install` downloads browsers from a CDN.
+#    Debian's `chromium` package, because `playwright install` downloads browsers from a CDN; and
+#    fonts-wqy-microhei, a CJK TrueType font: the board's Chinese labels in that test, and the font
+#    the scoring API's annual PDF report embeds (services/scoring/api/pdf_font.py; 503 without it).
 if dry || [ ! -x /usr/bin/chromium ] || [ ! -d /usr/share/fonts/truetype/wqy ]; then  # and a CJK font for the labels
   need_root "/usr/bin/chromium not found: install Debian's chromium package"
-  say "Installing Debian's chromium package with apt-get (for the board's browser test)"
+  say "Installing Debian's chromium and fonts-wqy-microhei packages with apt-get (the board's browser test, the PDF report's font)"
   apt_install chromium fonts-wqy-microhei
   dry || [ -x /usr/bin/chromium ] || die "/usr/bin/chromium still missing after installing the chromium package"
 fi

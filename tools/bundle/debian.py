@@ -16,7 +16,8 @@ from urllib.parse import unquote
 
 from tools.bundle.manifest import ROOT, sha256_of
 
-# The packages provision.sh installs with apt-get (steps 4 and 5).
+# The packages provision.sh installs with apt-get (steps 4 and 5); fonts-wqy-microhei is also the CJK
+# font the scoring API's annual PDF embeds, so an isolated court network gets it from the bundle.
 PACKAGES = ("prometheus", "chromium", "fonts-wqy-microhei")
 URI_LINE = re.compile(r"^'[^']+' (?P<file>\S+\.deb) \d+", re.M)
 

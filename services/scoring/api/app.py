@@ -12,6 +12,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pymongo.errors import ConnectionFailure
 
+from services.scoring.api.annual_report import annual_report_router
 from services.scoring.api.assessment import JudgedMemo, assessment_router
 from services.scoring.api.audit import audit_router
 from services.scoring.api.board import board_router
@@ -60,6 +61,7 @@ class ApiSettings(BaseSettings):
     port: int = 8000
     rulebook: Path = DEFAULT_RULEBOOK  # the rulebook until a generation pointer names its own
     city: str = "沧州市 Cangzhou"
+    report_font: Path | None = None  # the CJK TrueType font the annual PDF embeds (found if unset)
     streams_per_token: int = STREAMS_PER_TOKEN
     stream_lifetime_s: float = STREAM_LIFETIME_S
     body_read_timeout_s: float = BODY_READ_TIMEOUT_S
@@ -154,5 +156,6 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(summary_router(settings.city))
     app.include_router(audit_router(settings.kafka))  # GET /v1/audit; the API's own audit events
     app.include_router(exports_router())
+    app.include_router(annual_report_router(settings.city, settings.report_font))
     app.include_router(member_scores_router())  # members' scores, from the feed's member records
     return app
