@@ -74,6 +74,18 @@ def member_year_points(
     return members_points(summaries, year, weights)
 
 
+def in_registry(request: Request, member_id: str, court: str | None) -> bool:
+    """Whether the member registry (api/members.py, when mounted) knows the member (in `court`)."""
+    directory = getattr(request.app.state, "members", None)
+    if directory is None:
+        return False
+    try:
+        entry = directory.place(member_id)
+    except Problem:  # the registry is not followed (yet): only scores tell
+        return False
+    return entry is not None and (court is None or entry.court == court)
+
+
 def member_scores_router() -> APIRouter:
     router = APIRouter(tags=["members"], route_class=AuthFirstRoute)
 
@@ -94,8 +106,8 @@ def member_scores_router() -> APIRouter:
         summaries = view.members.of_member(member_id)
         if court is not None:  # a court-bound reader's is filled in: its court's branches only
             summaries = [s for s in summaries if (b := registry.get(s.branch_id)) and b.court == court]
-        if not summaries:
-            raise Problem(404, "Not Found", f"no scores for member {member_id}")
+        if not summaries and not in_registry(request, member_id, court):
+            raise Problem(404, "Not Found", f"no scores and no registration for member {member_id}")
         totals = member_totals((s for s in summaries if s.year == period[:4]), period)
         return MemberScore(
             member_id=member_id,
