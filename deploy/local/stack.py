@@ -4,7 +4,9 @@
 ready; `down [NAME ...]` stops; `kill NAME ...` SIGKILLs, as a crash would (fault tests);
 `status` lists. Pid files: var/run/<name>.pid, logs: var/log/<name>.log.
 KAFKA_BROKERS=3 runs a three-broker KRaft cluster (kafka-1, kafka-2, kafka-3) instead of the one
-broker (kafka), with its own Kafka log and database under var/cluster. STACK_INSTANCE=NAME runs
+broker (kafka), with its own Kafka log and database under var/cluster; the cluster lets in only
+its SCRAM users (one per service, made when it is formatted; `kafka-producer NAME` adds a trusted
+producer) and ACLs (tools/kafka_access) say what each may do. STACK_INSTANCE=NAME runs
 another copy of the system beside the default one, in var/instances/NAME, every port moved up by
 STACK_PORT_OFFSET (default: 200 for test, 300 for bench, 100 for any other name); without
 Prometheus, whose configuration names the default ports. `destroy` stops such a copy and deletes
@@ -18,6 +20,7 @@ import argparse
 import asyncio
 import base64
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -39,6 +42,9 @@ STACK_CLI = ".venv/bin/python deploy/local/stack.py"
 # Where the copies `make test`, `make bench` and the fault suite's cluster run: apart from each other,
 # so a benchmark and a test run (or a kept copy) can be up at once. Any other copy: 100.
 PORT_OFFSETS = {"fault": 100, "test": 200, "bench": 300}
+# The cluster's logins: the brokers' and operators' own user (above the ACLs), and the mechanism.
+KAFKA_ADMIN, SCRAM = "admin", "SCRAM-SHA-512"
+PRODUCER_PREFIX = "producer-"  # trusted producers' users (tools/kafka_access/grants.py)
 
 
 @dataclass(frozen=True)
@@ -132,6 +138,25 @@ class Layout:
             }
         return env
 
+    @property
+    def kafka_users(self) -> Path:
+        """The cluster's SCRAM users and their passwords (dev.env style; never committed), written
+        when the cluster is formatted: they live as long as its log."""
+        return self.state / "kafka" / "users.env"
+
+    def kafka_login(self, user: str) -> dict[str, str]:
+        """The KAFKA_* settings that log `user` in to this copy's brokers; nothing for one broker
+        (no logins there) or a process without a user of its own."""
+        password = read_env(self.kafka_users).get(user) if self.brokers > 1 else None
+        if password is None:
+            return {}
+        return {
+            "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+            "KAFKA_SASL_MECHANISM": SCRAM,
+            "KAFKA_SASL_USERNAME": user,
+            "KAFKA_SASL_PASSWORD": password,
+        }
+
     def client_env(self) -> dict[str, str]:
         """What a client of this copy is told (a test, a tool, a worker it starts of its own): where
         its brokers and database are, not which ports its services listen on."""
@@ -152,8 +177,9 @@ def http_ok(url: str) -> Callable[[], bool]:
     return check
 
 
-def kafka_ready(node: KafkaNode) -> Callable[[], bool]:
-    """A metadata request to this broker succeeds and lists it (registered, unfenced, in a quorum)."""
+def kafka_ready(node: KafkaNode, layout: Layout) -> Callable[[], bool]:
+    """A metadata request to this broker succeeds and lists it (registered, unfenced, in a quorum);
+    on a cluster, as its admin user."""
 
     def check() -> bool:
         import logging
@@ -163,7 +189,20 @@ def kafka_ready(node: KafkaNode) -> Callable[[], bool]:
         logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # "connection refused" while it starts
 
         async def probe() -> bool:
-            client = AIOKafkaClient(bootstrap_servers=f"127.0.0.1:{node.port}", request_timeout_ms=3000)
+            login = layout.kafka_login(KAFKA_ADMIN)
+            sasl = (
+                {
+                    "security_protocol": "SASL_PLAINTEXT",
+                    "sasl_mechanism": SCRAM,
+                    "sasl_plain_username": KAFKA_ADMIN,
+                    "sasl_plain_password": login["KAFKA_SASL_PASSWORD"],
+                }
+                if login
+                else {}
+            )
+            client = AIOKafkaClient(
+                bootstrap_servers=f"127.0.0.1:{node.port}", request_timeout_ms=3000, **sasl
+            )
             try:
                 await client.bootstrap()
                 return any(b.nodeId == node.node_id for b in client.cluster.brokers())
@@ -212,7 +251,7 @@ def kafka_process(layout: Layout, node: KafkaNode) -> Process:
             "kafka.Kafka",
             str(node.home / "server.properties"),
         ],
-        kafka_ready(node),
+        kafka_ready(node, layout),
         f"kafka://127.0.0.1:{node.port}",
         deadline_s=90,
     )
@@ -277,8 +316,14 @@ BY_NAME = {p.name: p for p in PROCESSES}
 
 def dev_env() -> dict[str, str]:
     """deploy/local/dev.env as a dict (KEY=VALUE lines; # comments)."""
+    return read_env(DEV_ENV)
+
+
+def read_env(path: Path) -> dict[str, str]:
+    """A KEY=VALUE file (# comments) as a dict; empty if there is no such file."""
     env = {}
-    for line in DEV_ENV.read_text().splitlines():
+    lines = path.read_text().splitlines() if path.exists() else []
+    for line in lines:
         if line.strip() and not line.lstrip().startswith("#"):
             key, _, value = line.partition("=")
             env[key.strip()] = value.strip()
@@ -377,6 +422,7 @@ class Stack:
         """Write each node's server.properties and format its log directory once; every node of a
         cluster with the same cluster id (KRaft needs one). Formats run side by side."""
         id_file = self.layout.state / "kafka" / "cluster.id"
+        scram = self.scram_users(nodes) if self.layout.brokers > 1 else []
         formats = []
         for node in nodes:
             data = node.home / "data"
@@ -401,31 +447,52 @@ class Stack:
                 f"--cluster-id={cluster_id}",  # one argument: an id may begin with "-" (base64url)
                 "-c",
                 str(properties),
+                *scram,
             ]
             formats.append((command, subprocess.Popen(command, stdout=subprocess.DEVNULL)))
         for command, child in formats:
             if child.wait() != 0:
                 raise subprocess.CalledProcessError(child.returncode, command)
 
+    def scram_users(self, nodes: list[KafkaNode]) -> list[str]:
+        """The cluster's users (the admin, one per service, the trusted producers) as the format
+        tool's --add-scram arguments; their passwords made now if the cluster has none yet."""
+        users = read_env(self.layout.kafka_users)
+        if not users:
+            if any((n.home / "data" / "meta.properties").exists() for n in nodes):
+                sys.exit(
+                    f"{self.layout.state.relative_to(ROOT)} was formatted without SCRAM users (before "
+                    "the cluster required logins): remove that directory (its Kafka log and database)"
+                )
+            services = [p.name for p in self.processes if p.command[:2] == [PY, "-m"]]
+            users = {name: secrets.token_urlsafe(24) for name in [KAFKA_ADMIN, *services]}
+            write_users(self.layout.kafka_users, users)
+        return [f"--add-scram={SCRAM}=[name={name},password={pw}]" for name, pw in users.items()]
+
     def server_properties(self, node: KafkaNode, data: Path) -> str:
-        """deploy/kafka/server.properties (with cluster.properties over it for a cluster) and this
-        node's id, addresses and log directory."""
+        """deploy/kafka/server.properties (with cluster.properties and sasl.properties over it for a
+        cluster) and this node's id, addresses and log directory."""
         settings = {}
-        sources = ["server.properties"] + (["cluster.properties"] if self.layout.brokers > 1 else [])
+        cluster = self.layout.brokers > 1
+        sources = ["server.properties"] + (["cluster.properties", "sasl.properties"] if cluster else [])
         for source in sources:
             for line in (ROOT / "deploy" / "kafka" / source).read_text().splitlines():
                 if line.strip() and not line.lstrip().startswith("#"):
                     key, _, value = line.partition("=")
                     settings[key.strip()] = value.strip()
+        client = "SASL_PLAINTEXT" if cluster else "PLAINTEXT"
         settings |= {
             "node.id": str(node.node_id),
             "controller.quorum.voters": ",".join(
                 f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in self.nodes.values()
             ),
-            "listeners": f"PLAINTEXT://127.0.0.1:{node.port},CONTROLLER://127.0.0.1:{node.controller_port}",
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{node.port}",
+            "listeners": f"{client}://127.0.0.1:{node.port},CONTROLLER://127.0.0.1:{node.controller_port}",
+            "advertised.listeners": f"{client}://127.0.0.1:{node.port}",
             "log.dirs": str(data),
         }
+        password = read_env(self.layout.kafka_users).get(KAFKA_ADMIN)
+        if cluster and password:  # the brokers' own login (sasl.properties), from the users file
+            settings = {k: v.replace("@ADMIN_PASSWORD@", password) for k, v in settings.items()}
         header = (
             f"# Written by deploy/local/stack.py from deploy/kafka/{' and '.join(sources)}: edit those.\n"
         )
@@ -438,7 +505,7 @@ class Stack:
         if p.name in self.nodes:
             (run / "kafka-brokers").write_text(f"{self.layout.brokers}\n")
         (run / "port-offset").write_text(f"{self.layout.port_offset}\n")
-        env = {**os.environ, **dev_env(), **p.env}
+        env = {**os.environ, **dev_env(), **p.env, **self.layout.kafka_login(p.name)}
         with open(log / f"{p.name}.log", "ab") as out:
             child = subprocess.Popen(
                 p.command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
@@ -475,12 +542,68 @@ class Stack:
         self.prepare_kafka([self.nodes[p.name] for p in infra if p.name in self.nodes])
         if any(p not in infra for p in todo):
             dev_issuer()
-        for wave in (infra, [p for p in todo if p not in infra]):
+        services = [p for p in todo if p not in infra]
+        for wave in (infra, services):
+            if wave is services and services and self.layout.brokers > 1:
+                self.grant_kafka()  # before any service logs in: what the registry says each may do
             began = time.monotonic()
             started = [(p, self.start(p)) for p in wave]
             for p, child in started:
                 self.wait_ready(p, child)
                 print(f"  {p.name:15} ready in {time.monotonic() - began:4.1f}s  {p.url}")
+
+    def grant_kafka(self) -> None:
+        """Create the cluster's ACLs (tools/kafka_access, generated from the topic registry, for the
+        services and the trusted producers), logged in as its admin; existing ones stay."""
+        producers = [u for u in read_env(self.layout.kafka_users) if u.startswith(PRODUCER_PREFIX)]
+        env = {**os.environ, **dev_env(), **self.layout.service_env(), **self.layout.kafka_login(KAFKA_ADMIN)}
+        # Its report on stderr: `kafka-producer` prints nothing but the settings on stdout.
+        apply = [PY, "-m", "tools.kafka_access", "apply", *producers]
+        subprocess.run(apply, cwd=ROOT, env=env, check=True, stdout=sys.stderr)
+
+    def add_producer(self, name: str) -> dict[str, str]:
+        """A trusted producer's SCRAM user (made, or kept if it exists) with write access to the
+        event topics; returns the KAFKA_* settings it logs in with."""
+        if self.layout.brokers == 1:
+            sys.exit("the single broker takes no logins: kafka-producer is for KAFKA_BROKERS=3")
+        if not name.startswith(PRODUCER_PREFIX) or not name.replace("-", "").isalnum():
+            sys.exit(f"a trusted producer's name: {PRODUCER_PREFIX}<letters, digits, dashes>")
+        users = read_env(self.layout.kafka_users)
+        if KAFKA_ADMIN not in users:
+            sys.exit("this cluster is not formatted yet: start it first (make up)")
+        users.setdefault(name, secrets.token_urlsafe(24))
+        admin = self.layout.kafka_users.with_name("admin.properties")
+        admin.touch(mode=0o600)
+        admin.write_text(
+            "security.protocol=SASL_PLAINTEXT\n"
+            f"sasl.mechanism={SCRAM}\n"
+            "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required "
+            f'username="{KAFKA_ADMIN}" password="{users[KAFKA_ADMIN]}";\n'
+        )
+        try:
+            subprocess.run(
+                [
+                    "java",
+                    "-cp",
+                    f"{KAFKA_LIBS}/*",
+                    f"-Dlog4j2.configurationFile={ROOT}/deploy/kafka/log4j2.properties",
+                    "kafka.admin.ConfigCommand",
+                    f"--bootstrap-server={self.layout.bootstrap_servers}",
+                    f"--command-config={admin}",
+                    "--alter",
+                    f"--add-config={SCRAM}=[password={users[name]}]",
+                    "--entity-type=users",
+                    f"--entity-name={name}",
+                ],
+                cwd=ROOT,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+        finally:
+            admin.unlink(missing_ok=True)
+        write_users(self.layout.kafka_users, users)
+        self.grant_kafka()
+        return {"KAFKA_BOOTSTRAP_SERVERS": self.layout.bootstrap_servers, **self.layout.kafka_login(name)}
 
     def _signal_and_wait(self, names: list[str], sig: signal.Signals, timeout_s: float) -> list[str]:
         """Signal process groups at once and wait (up to timeout_s) for them to go; returns the
@@ -509,6 +632,17 @@ class Stack:
     def kill(self, names: list[str], timeout_s: float = 10) -> list[str]:
         """SIGKILL process groups, as a crash would (fault tests); returns once they are gone."""
         return self._signal_and_wait(names, signal.SIGKILL, timeout_s)
+
+
+def write_users(path: Path, users: Mapping[str, str]) -> None:
+    """The cluster's users file, readable by its owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(
+        f"# {SCRAM} users of this Kafka cluster and their passwords, written by deploy/local/stack.py\n"
+        "# (never commit); `stack.py kafka-producer NAME` adds a trusted producer.\n"
+        + "".join(f"{user}={password}\n" for user, password in users.items())
+    )
 
 
 def destroy(stack: Stack) -> None:
@@ -576,7 +710,8 @@ def leftovers() -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "action", choices=["up", "down", "kill", "status", "infra", "leftovers", "destroy", "run"]
+        "action",
+        choices=["up", "down", "kill", "status", "infra", "leftovers", "destroy", "run", "kafka-producer"],
     )
     parser.add_argument(
         "names", nargs="*", help="processes (see `status`); default: everything; run: -- COMMAND..."
@@ -589,6 +724,11 @@ def main() -> None:
         sys.exit(run(stack, args.names, keep=os.environ.get("KEEP", "") not in ("", "0")))
     if args.action == "destroy":
         destroy(stack)
+        return
+    if args.action == "kafka-producer":
+        if len(args.names) != 1:
+            parser.error(f"kafka-producer needs one name: stack.py kafka-producer {PRODUCER_PREFIX}NAME")
+        print("".join(f"{k}={v}\n" for k, v in stack.add_producer(args.names[0]).items()), end="")
         return
     if unknown := set(args.names) - stack.by_name.keys():
         parser.error(

@@ -74,7 +74,16 @@ class TopicLayout:
 
 async def topics() -> dict[str, TopicLayout]:
     """Every topic of the cluster as its brokers describe it."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP, request_timeout_ms=10_000)
+    # The cluster lets in only its users (deploy/local/stack.py): its admin describes every topic.
+    login = _LAYOUT.kafka_login("admin")
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=BOOTSTRAP,
+        request_timeout_ms=10_000,
+        security_protocol=login["KAFKA_SECURITY_PROTOCOL"],
+        sasl_mechanism=login["KAFKA_SASL_MECHANISM"],
+        sasl_plain_username=login["KAFKA_SASL_USERNAME"],
+        sasl_plain_password=login["KAFKA_SASL_PASSWORD"],
+    )
     await admin.start()
     try:
         names = sorted(await admin.list_topics())
