@@ -48,7 +48,16 @@ Note = Annotated[str | None, Field(default=None, max_length=2000, pattern=TEXT_P
 Reason = Annotated[str, Field(min_length=1, max_length=500, pattern=TEXT_PATTERN)]
 # A number must come as a JSON number: pydantic would otherwise take "4" or true for 4.0 and 1.0.
 StrictNumber = Annotated[float, Strict()]
+# The yearly examination's records name their assessment year; the intake's window judges its
+# first instant (1 January, Asia/Shanghai), so a year not yet begun is refused.
+EARLIEST_YEAR, LATEST_YEAR = 1990, 9999
+Year = Annotated[int, Strict(), Field(ge=EARLIEST_YEAR, le=LATEST_YEAR, examples=[2022])]
+VOTER_HASH_PATTERN = r"^[0-9a-f]{64}$"
 
+
+def year_start(year: int) -> datetime:
+    """The first instant of an assessment year, in the courts' time zone."""
+    return datetime(year, 1, 1, tzinfo=ZoneInfo("Asia/Shanghai"))
 
 class Stream(StrEnum):
     """The three event streams; each has one topic."""
@@ -136,6 +145,24 @@ class TrainingKind(StrEnum):
     SPEECH_CONTEST = "speech_contest"
 
 
+class EvaluationLevel(StrEnum):
+    """A democratic-evaluation ballot's level (民主评议), also the four political-quality grades."""
+
+    GOOD = "good"
+    FAIRLY_GOOD = "fairly_good"
+    AVERAGE = "average"
+    POOR = "poor"
+
+
+class Performance(StrEnum):
+    """The cadre performance appraisal's result (干部绩效考核)."""
+
+    EXCELLENT = "excellent"
+    COMPETENT = "competent"
+    BASICALLY_COMPETENT = "basically_competent"
+    INCOMPETENT = "incompetent"
+
+
 # The Chinese term of every enum value, with its English gloss: the article's vocabulary, shown
 # to senders in the OpenAPI document (tests check that no value lacks one).
 TERMS: Mapping[StrEnum, tuple[str, str]] = {
@@ -170,6 +197,14 @@ TERMS: Mapping[StrEnum, tuple[str, str]] = {
     ),
     TrainingKind.ROTATION_TRAINING: ("政治轮训", "political rotation training"),
     TrainingKind.SPEECH_CONTEST: ("演讲比赛", "speech contest"),
+    EvaluationLevel.GOOD: ("好", "good"),
+    EvaluationLevel.FAIRLY_GOOD: ("较好", "fairly good"),
+    EvaluationLevel.AVERAGE: ("一般", "average"),
+    EvaluationLevel.POOR: ("较差", "poor"),
+    Performance.EXCELLENT: ("优秀", "excellent"),
+    Performance.COMPETENT: ("称职", "competent"),
+    Performance.BASICALLY_COMPETENT: ("基本称职", "basically competent"),
+    Performance.INCOMPETENT: ("不称职", "incompetent"),
 }
 
 
@@ -347,6 +382,56 @@ class TrainingCompleted(Contract):
         return self.completed_at
 
 
+class MemberEvaluated(Contract):
+    """A democratic-evaluation ballot (民主评议) on a member, as it travels: its voter only as a
+    salted hash (HMAC-SHA256 made by the intake), so no raw voter id reaches Kafka."""
+
+    time_field: ClassVar[str] = "year"
+
+    voter_hash: str = Field(
+        pattern=VOTER_HASH_PATTERN,
+        description="HMAC-SHA256 (hex) of the voter's member id under the training service's secret "
+        "(TRAINING_VOTER_SALT): one ballot counts per voter, member and year.",
+        examples=["5f0c3b8c4a6f4e0d9b7c1a2e3d4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f"],
+    )
+    member_id: Annotated[MemberId, Field(description="The member (党员) the ballot rates.")]
+    branch_id: BranchId
+    year: Year = Field(description="The assessment year (考核年度) the ballot belongs to.")
+    level: EvaluationLevel = Field(
+        description=describe_values("The voter's rating (民主评议等次):", EvaluationLevel), examples=["good"]
+    )
+
+    @property
+    def occurred_at(self) -> datetime:
+        return year_start(self.year)
+
+
+class MemberAppraised(Contract):
+    """A member's year results imported from the court's performance systems: trial quality and
+    efficiency (审判质效) as a score, and the cadre performance appraisal (干部绩效考核)."""
+
+    time_field: ClassVar[str] = "year"
+
+    member_id: MemberId
+    branch_id: BranchId
+    year: Year = Field(description="The assessment year (考核年度).")
+    source: Id = Field(
+        description="The system the results come from; the latest record per source counts.",
+        examples=["trial-performance-system"],
+    )
+    trial_quality: StrictNumber = Field(
+        ge=0, le=100, description="Trial quality and efficiency (审判质效) out of 100.", examples=[88.5]
+    )
+    performance: Performance = Field(
+        description=describe_values("The cadre performance appraisal (干部绩效考核):", Performance),
+        examples=["competent"],
+    )
+
+    @property
+    def occurred_at(self) -> datetime:
+        return year_start(self.year)
+
+
 class RecordVoided(Contract):
     """A correction: the record `event_id` stops counting. It carries the record's own time so
     the void lands in the same period as the record it cancels."""
@@ -366,7 +451,7 @@ class RecordVoided(Contract):
         return self.record_occurred_at
 
 
-Record = VolunteerDeployed | LiaisonContactMade | TrainingCompleted
+Record = VolunteerDeployed | LiaisonContactMade | TrainingCompleted | MemberEvaluated | MemberAppraised
 Payload = Record | RecordVoided
 
 
@@ -392,8 +477,11 @@ EVENT_TYPES: dict[str, EventType] = {
         _type("liaison.voided", Stream.LIAISON, RecordVoided),
         _type("training.completed", Stream.TRAINING, TrainingCompleted),
         _type("training.voided", Stream.TRAINING, RecordVoided),
+        _type("training.evaluated", Stream.TRAINING, MemberEvaluated),
+        _type("training.appraised", Stream.TRAINING, MemberAppraised),
     )
 }
+_TYPE_OF_MODEL = {(t.stream, t.model): t.name for t in EVENT_TYPES.values()}
 
 
 def type_for(stream: Stream, voided: bool = False) -> str:
@@ -404,6 +492,11 @@ def type_for(stream: Stream, voided: bool = False) -> str:
         else {"volunteer": "deployed", "liaison": "contacted", "training": "completed"}[stream.value]
     )
     return f"{TYPE_PREFIX}{stream.value}.{model_kind}.{SCHEMA_VERSION}"
+
+
+def type_of(stream: Stream, payload: Payload) -> str:
+    """The event type name of a payload on its stream (a stream may carry several record models)."""
+    return _TYPE_OF_MODEL[(stream, type(payload))]
 
 
 # CloudEvents 1.0: an extension attribute's name is lower-case ASCII letters and digits; its value
@@ -514,12 +607,11 @@ def parse_event(raw: bytes | str) -> ParsedEvent:
 
 def build_event(event_id: str, source: str, stream: Stream, payload: Payload, time: datetime) -> CloudEvent:
     """Wrap a payload in its envelope; `time` is when the intake accepted it."""
-    voided = isinstance(payload, RecordVoided)
     return CloudEvent(
         specversion="1.0",
         id=event_id,
         source=source,
-        type=type_for(stream, voided),
+        type=type_of(stream, payload),
         time=time,
         subject=payload.branch_id,
         data=payload.model_dump(mode="json", exclude_none=True),

@@ -18,20 +18,26 @@ import msgspec
 from msgspec import Meta, Raw, Struct
 
 from shared.contracts import (
+    EARLIEST_YEAR,
     EVENT_TYPES,
     ID_PATTERN,
+    LATEST_YEAR,
     LINE_PATTERN,
     RFC3339,
     TEXT_PATTERN,
+    VOTER_HASH_PATTERN,
     Channel,
     ContactKind,
     ContractError,
     DeploymentKind,
+    EvaluationLevel,
     EventType,
+    Performance,
     TrainingKind,
     cut_finer_than_microseconds,
     event_type_named,
     extension_problem,
+    year_start,
 )
 from shared.credit_code import credit_code_problem
 
@@ -51,6 +57,8 @@ Reason = Annotated[str, Meta(min_length=1, max_length=500, pattern=anchored(TEXT
 Source = Annotated[str, Meta(min_length=1, max_length=200)]
 Hours = Annotated[float, Meta(gt=0, le=24)]
 Score = Annotated[float, Meta(ge=0, le=100)]
+Year = Annotated[int, Meta(ge=EARLIEST_YEAR, le=LATEST_YEAR)]
+VoterHash = Annotated[str, Meta(pattern=anchored(VOTER_HASH_PATTERN))]
 
 
 class _Strict(Struct, frozen=True, forbid_unknown_fields=True):
@@ -117,6 +125,35 @@ class TrainingCompleted(_Strict, frozen=True):
         return self.completed_at
 
 
+class MemberEvaluated(_Strict, frozen=True):
+    time_field: ClassVar[str] = "year"
+
+    voter_hash: VoterHash
+    member_id: Id
+    branch_id: Id
+    year: Year
+    level: EvaluationLevel
+
+    @property
+    def occurred_at(self) -> datetime:
+        return year_start(self.year)
+
+
+class MemberAppraised(_Strict, frozen=True):
+    time_field: ClassVar[str] = "year"
+
+    member_id: Id
+    branch_id: Id
+    year: Year
+    source: Id
+    trial_quality: Score
+    performance: Performance
+
+    @property
+    def occurred_at(self) -> datetime:
+        return year_start(self.year)
+
+
 class RecordVoided(_Strict, frozen=True):
     time_field: ClassVar[str] = "record_occurred_at"
 
@@ -130,11 +167,20 @@ class RecordVoided(_Strict, frozen=True):
         return self.record_occurred_at
 
 
-Payload = VolunteerDeployed | LiaisonContactMade | TrainingCompleted | RecordVoided
+Payload = (
+    VolunteerDeployed
+    | LiaisonContactMade
+    | TrainingCompleted
+    | MemberEvaluated
+    | MemberAppraised
+    | RecordVoided
+)
 PAYLOADS: dict[str, type[Payload]] = {
     "VolunteerDeployed": VolunteerDeployed,
     "LiaisonContactMade": LiaisonContactMade,
     "TrainingCompleted": TrainingCompleted,
+    "MemberEvaluated": MemberEvaluated,
+    "MemberAppraised": MemberAppraised,
     "RecordVoided": RecordVoided,
 }
 

@@ -4,6 +4,7 @@ record per member and ledger (so no record grows with the branch)."""
 from collections.abc import Iterable
 from typing import Protocol
 
+from services.scoring.core.examination import examine
 from services.scoring.core.facts import Fact
 from services.scoring.core.ledger import Ledger
 from services.scoring.core.scores import MemberScores
@@ -47,7 +48,11 @@ def member_summaries(
     key: LedgerKey, stored: StoredLedger, scores: MemberScores, members: Iterable[str], version: str
 ) -> list[MemberSummary]:
     """The summaries of `members` in one ledger; a member with nothing left in it gets empty scores
-    (the record that tells readers to drop them)."""
+    (the record that tells readers to drop them). A training ledger's carry the examination too."""
+    members = sorted(members)
+    wanted = set(members)
+    facts = stored.ledger.facts.values()
+    exams = examine(f for f in facts if f.member_id in wanted) if key.stream == "training" else {}
     return [
         MemberSummary(
             id=member_summary_id(member, key.id),
@@ -59,6 +64,7 @@ def member_summaries(
             rulebook_version=version,
             last_event_time=stored.last_event_time,
             scores={p: member_period(s) for p, s in sorted(scores.get(member, {}).items())},
+            examination=exams.get(member),
         )
         for member in sorted(members)
     ]

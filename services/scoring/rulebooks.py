@@ -5,6 +5,7 @@ import json
 import tomllib
 from pathlib import Path
 
+from services.scoring.core.grade_rules import grade_rules_toml
 from services.scoring.core.rulebook import Rulebook, parse_rulebook
 
 DEFAULT_RULEBOOK = Path(__file__).with_name("rulebook.toml")
@@ -41,4 +42,5 @@ def rulebook_toml(rulebook: Rulebook) -> str:
     lines += ["[cadence]", *(f"{s(k)} = {s(v)}" for k, v in rulebook.cadence.items()), ""]
     lines += table("advanced", {k: float(v) for k, v in vars(a).items()})
     lines += table("finalisation", {"appeal_days": rulebook.finalisation.appeal_days})
+    lines += grade_rules_toml(rulebook.grades, rulebook.excellent)
     return "\n".join(lines)

@@ -1,5 +1,6 @@
 """HTTP routes of an intake service: single, batch and void, each a few lines over Intake."""
 
+from collections.abc import Callable
 from typing import Annotated
 
 import orjson
@@ -103,8 +104,19 @@ def _batch_response(
     )
 
 
-def intake_router(resource: str, model: type[Contract]) -> APIRouter:
-    """POST /v1/<resource>, /v1/<resource>:batch and /v1/<resource>/{id}:void for one record model."""
+def _member_id(record: Contract) -> str | None:
+    return getattr(record, "member_id", None)
+
+
+def intake_router(
+    resource: str,
+    model: type[Contract],
+    to_payload: Callable[[Contract], Contract] | None = None,
+    acting_member: Callable[[Contract], str | None] = _member_id,
+) -> APIRouter:
+    """POST /v1/<resource>, /v1/<resource>:batch and /v1/<resource>/{id}:void for one record model.
+    `to_payload` turns a checked body into what is published (a ballot's voter id into its hash);
+    `acting_member` names the member a `member` token must be (by default the record's member)."""
     router = APIRouter(
         tags=[resource], responses=problem_responses(WRITE_PROBLEMS), route_class=AuthFirstRoute
     )
@@ -117,6 +129,9 @@ def intake_router(resource: str, model: type[Contract]) -> APIRouter:
 
     def record_of(body: Contract) -> Contract:
         return model.model_validate(body.model_dump(exclude={"id"}))
+
+    def payload_of(record: Contract) -> Contract:
+        return to_payload(record) if to_payload else record
 
     @router.post(
         f"/v1/{resource}",
@@ -133,8 +148,8 @@ def intake_router(resource: str, model: type[Contract]) -> APIRouter:
     ) -> Accepted:
         event_id = _pick_id(body.id, idempotency_key)  # type: ignore[attr-defined]
         record = record_of(body)
-        await _check_reach(request, who, record.branch_id, getattr(record, "member_id", None))  # type: ignore[attr-defined]
-        outcome = (await intake(request).submit_many([(record, event_id)]))[0]  # type: ignore[list-item]
+        await _check_reach(request, who, record.branch_id, acting_member(record))  # type: ignore[attr-defined]
+        outcome = (await intake(request).submit_many([(payload_of(record), event_id)]))[0]  # type: ignore[list-item]
         return _answer(outcome)
 
     @router.post(
@@ -161,13 +176,13 @@ def intake_router(resource: str, model: type[Contract]) -> APIRouter:
                 continue
             record = record_of(parsed)
             try:
-                await _check_reach(request, who, record.branch_id, getattr(record, "member_id", None))  # type: ignore[attr-defined]
+                await _check_reach(request, who, record.branch_id, acting_member(record))  # type: ignore[attr-defined]
             except Problem as err:
                 if err.status != 403:
                     raise
                 invalid[i] = BatchItemResult(index=i, status=403, detail=err.detail)
                 continue
-            valid.append((i, record, parsed.id))  # type: ignore[attr-defined]
+            valid.append((i, payload_of(record), parsed.id))  # type: ignore[attr-defined]
         outcomes = await intake(request).submit_many([(r, eid) for _, r, eid in valid])  # type: ignore[misc]
         return _batch_response(
             len(items), invalid, [(i, o) for (i, _r, _e), o in zip(valid, outcomes, strict=True)]

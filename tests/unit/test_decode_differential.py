@@ -34,7 +34,11 @@ from shared.contracts import (
     ContractError,
     DeploymentKind,
     Enterprise,
+    EvaluationLevel,
+    MemberAppraised,
+    MemberEvaluated,
     ParsedEvent,
+    Performance,
     Stream,
     TrainingKind,
     build_event,
@@ -195,6 +199,32 @@ def envelope_of(stream: str, data: Any, voided: bool = False, **over: Any) -> Pa
     return env
 
 
+VOTER = "5f0c3b8c4a6f4e0d9b7c1a2e3d4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f"
+EXAM_TYPES = {
+    "evaluation": "cn.court.partybuilding.training.evaluated.v1",
+    "appraisal": "cn.court.partybuilding.training.appraised.v1",
+}
+
+
+def exam_data(name: str, **over: Any) -> dict:
+    """A valid ballot (evaluation) or appraisal of the yearly examination, with changes."""
+    base: dict[str, Any] = {
+        "evaluation": {"voter_hash": VOTER, "year": 2023, "level": "fairly_good"},
+        "appraisal": {
+            "year": 2023,
+            "source": "trial-system",
+            "trial_quality": 88.5,
+            "performance": "competent",
+        },
+    }[name] | {"member_id": "m-1", "branch_id": "b-1"}
+    return {**base, **over}
+
+
+def exam_envelope(name: str, data: Any, **over: Any) -> Pairs:
+    """A ballot's or an appraisal's envelope on the training stream."""
+    return envelope_of("training", data, type=EXAM_TYPES[name], **over)
+
+
 def raw_of(value: Any) -> bytes:
     text = render(value)
     return text.encode("utf-8", "surrogatepass")  # an unescaped surrogate: invalid UTF-8 on purpose
@@ -271,6 +301,11 @@ def posted() -> list[tuple[str, bytes]]:
         for h in CASES
         if isinstance(h.body, bytes) and len(h.body) < 2_000_000 and ":void" not in h.suffix
     ]
+    for name, model in (("evaluation", MemberEvaluated), ("appraisal", MemberAppraised)):
+        payload = model.model_validate(exam_data(name))
+        event = build_event(f"exam-{name}", "training", Stream.TRAINING, payload, NOW)
+        records.append((f"intake {name}", event.model_dump_json().encode()))
+        records.append((f"straight {name}", raw_of(exam_envelope(name, exam_data(name)))))
     void = {"event_id": "e-0", "branch_id": "b-1", "record_occurred_at": at.isoformat(), "reason": "typo"}
     records += [(f"intake void {s}", intake_envelope(s, void, voided=True) or b"") for s in Stream]
     return records
@@ -511,6 +546,8 @@ def hostile() -> list[tuple[str, bytes]]:
     for channel in [*Channel, "ONLINE", "phone"]:
         cases.append((f"channel {channel}", envelope_of("liaison", data_of("liaison", channel=str(channel)))))
 
+    cases += exam_cases()
+
     base = envelope_of("volunteer", data_of("volunteer"))
     for name in ("specversion", "id", "source", "type", "time", "subject", "datacontenttype", "data"):
         env = Pairs(list(base.items))
@@ -636,6 +673,76 @@ def hostile() -> list[tuple[str, bytes]]:
     return texts
 
 
+def exam_cases() -> list[tuple[str, Any]]:
+    """The yearly examination's records: years, levels, voter hashes, scores, appraisal results."""
+    cases: list[tuple[str, Any]] = []
+    years: list[tuple[str, Any]] = [
+        ("2023", 2023),
+        ("1990", 1990),
+        ("1989", 1989),
+        ("this year", 2024),
+        ("next year", 2025),
+        ("9999", 9999),
+        ("10000", 10000),
+        ("2023.0", 2023.0),
+        ("2023.5", 2023.5),
+        ("a string", "2023"),
+        ("true", True),
+        ("null", None),
+        ("negative", -2023),
+        ("2**64", 2**64),
+        ("1e3", Token("2e3")),
+        ("leading zero", Token("02023")),
+    ]
+    for name in EXAM_TYPES:
+        for label, value in years:
+            cases.append((f"{name} year {label}", exam_envelope(name, exam_data(name, year=value))))
+        for field in ("member_id", "branch_id"):
+            cases.append((f"{name} without {field}", exam_envelope(name, {**exam_data(name), field: None})))
+        cases.append((f"{name} with a kind", exam_envelope(name, exam_data(name, kind="lecture_hall"))))
+        data = exam_data(name)
+        del data["year"]
+        cases.append((f"{name} without year", exam_envelope(name, data)))
+    for level in [*EvaluationLevel, "GOOD", "excellent", "", 1]:
+        cases.append(
+            (f"ballot level {level}", exam_envelope("evaluation", exam_data("evaluation", level=level)))
+        )
+    for label, voter in {
+        "upper case": VOTER.upper(),
+        "63 digits": VOTER[:63],
+        "65 digits": VOTER + "0",
+        "trailing newline": VOTER + "\n",
+        "raw member id": "m-002",
+        "number": 12,
+    }.items():
+        data = exam_data("evaluation", voter_hash=voter)
+        cases.append((f"ballot voter {label}", exam_envelope("evaluation", data)))
+    data = exam_data("evaluation")
+    data["voter_id"] = data.pop("voter_hash")
+    cases.append(("ballot with a raw voter_id", exam_envelope("evaluation", data)))
+    for performance in [*Performance, "Excellent", "good", None]:
+        data = exam_data("appraisal", performance=performance)
+        cases.append((f"appraisal performance {performance}", exam_envelope("appraisal", data)))
+    for label, value in [
+        ("0", 0),
+        ("100", 100),
+        ("100.0", 100.0),
+        ("over 100", 100.5),
+        ("negative", -0.5),
+        ("a string", "90"),
+        ("true", True),
+        ("NaN", Token("NaN")),
+    ]:
+        data = exam_data("appraisal", trial_quality=value)
+        cases.append((f"appraisal trial_quality {label}", exam_envelope("appraisal", data)))
+    for label, source in {"empty": "", "trailing newline": "hr\n", "129": "s" * 129, "space": "a b"}.items():
+        data = exam_data("appraisal", source=source)
+        cases.append((f"appraisal source {label}", exam_envelope("appraisal", data)))
+    cases.append(("ballot typed an appraisal", exam_envelope("appraisal", exam_data("evaluation"))))
+    cases.append(("appraisal typed a completion", envelope_of("training", exam_data("appraisal"))))
+    return cases
+
+
 HOSTILE = hostile()
 
 
@@ -648,6 +755,11 @@ def test_the_hostile_corpus_reaches_both_verdicts():
     accepted = {name for name, raw in HOSTILE if assert_same_decision(raw)}
     assert {"data time leap day", "hours 24", "extension string", "hours repeated, both valid"} <= accepted
     assert not {"member_id trailing newline", "hours NaN", "data time Unix seconds"} & accepted
+    exam = {"evaluation year 2023", "appraisal year 1990", "ballot level poor", "appraisal trial_quality 100"}
+    assert exam <= accepted
+    refused = {"evaluation year 10000", "evaluation year 2023.0", "appraisal year a string"}
+    refused |= {"ballot voter raw member id", "ballot with a raw voter_id", "evaluation year 1989"}
+    assert not refused & accepted
 
 
 def test_a_refusal_names_the_field_and_the_fault():
@@ -745,6 +857,14 @@ def valid_records(draw: st.DrawFn) -> tuple[str, bool, Pairs]:
         enterprise = {"name": draw(lines), "credit_code": draw(credit_codes())}
         data = {"kind": kind, "channel": channel, "enterprise": enterprise, "occurred_at": draw(rfc3339())}
         data["note"] = draw(optional(notes))
+    elif (exam := draw(st.sampled_from([None, None, *EXAM_TYPES]))) is not None:
+        data = {"year": draw(st.integers(1990, 2024))}
+        if exam == "evaluation":
+            data |= {"voter_hash": draw(st.from_regex(r"[0-9a-f]{64}", fullmatch=True))}
+            data |= {"level": draw(st.sampled_from(EvaluationLevel)).value}
+        else:
+            data |= {"source": draw(ids), "trial_quality": draw(scores)}
+            data |= {"performance": draw(st.sampled_from(Performance)).value}
     else:
         kind = draw(st.sampled_from(TrainingKind)).value
         data = {"kind": kind, "session_id": draw(ids), "completed_at": draw(rfc3339())}
@@ -754,6 +874,8 @@ def valid_records(draw: st.DrawFn) -> tuple[str, bool, Pairs]:
     data["branch_id"] = branch
     items = [(k, v) for k, v in data.items() if v is not ABSENT]
     env = envelope_of(stream, Pairs(draw(st.permutations(items))), voided)
+    if "year" in data:
+        env.set("type", EXAM_TYPES["evaluation" if "level" in data else "appraisal"])
     env.set("id", draw(st.one_of(ids, ids.map(lambda i: f"{RESERVED_ID_PREFIX}{i}"[:128]))))
     env.set(
         "source",

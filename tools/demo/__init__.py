@@ -4,4 +4,4 @@ Bump VERSION whenever the generator's output changes (tests/unit/test_demo_data.
 output of each version): the loader compares it with the marker in MongoDB to decide whether to load.
 """
 
-VERSION = "2022.1"
+VERSION = "2022.2"

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from tools.demo import VERSION
 from tools.demo.city import Branch, City, build_city
 from tools.demo.enterprises import build_enterprises
+from tools.demo.examination import examination, registry
 from tools.demo.liaison import contacts
 from tools.demo.training import completions
 from tools.demo.volunteer import deployments
@@ -23,6 +24,10 @@ class Dataset:
     scale: int
     city: City
     records: dict[str, list[dict]]  # stream -> records ready to post, "id" first
+    # The yearly examination (demo scale only): the training service's resources -> records
+    # (evaluations, appraisals), and the member registry (member id, PUT /v1/members body).
+    exam: dict[str, list[dict]]
+    registry: list[tuple[str, dict]]
 
     @property
     def key(self) -> str:
@@ -53,9 +58,10 @@ def generate(scale: int = 1) -> Dataset:
         "training": completions(city, scale),
     }
     ns = "" if scale == 1 else f"x{scale}-"
-    return Dataset(
-        VERSION, scale, city, {s: numbered(f"demo-{ns}{s}", raw[s], TIME_FIELDS[s]) for s in STREAMS}
-    )
+    # Benchmarks (scale > 1) post the three streams only: the examination is the demo's.
+    exam, members = (examination(city), registry(city)) if scale == 1 else ({}, [])
+    records = {s: numbered(f"demo-{ns}{s}", raw[s], TIME_FIELDS[s]) for s in STREAMS}
+    return Dataset(VERSION, scale, city, records, exam, members)
 
 
 def numbered(prefix: str, records: list[dict], time_field: str) -> list[dict]:
@@ -88,4 +94,6 @@ def fingerprint(dataset: Dataset) -> str:
         digest.update(json.dumps([branch.branch_id, branch_body(branch)], sort_keys=True).encode())
     for line in jsonl(dataset):
         digest.update(line.encode())
+    if dataset.exam or dataset.registry:  # so the fingerprint of a dataset without them stays as it was
+        digest.update(json.dumps([dataset.exam, dataset.registry], sort_keys=True).encode())
     return digest.hexdigest()

@@ -55,6 +55,32 @@ async def register_branches(
             group.create_task(put(branch.branch_id, branch_body(branch)))
 
 
+async def register_members(
+    client: httpx.AsyncClient, target: Target, dataset: Dataset, parallel: int
+) -> None:
+    """PUT every member into the registry (the same body again changes nothing it answers)."""
+    gate = asyncio.Semaphore(parallel)
+
+    async def put(member_id: str, body: dict) -> None:
+        async with gate:
+            await send(client, "PUT", target.member_url(member_id), target.admin_token, body)
+
+    async with asyncio.TaskGroup() as group:
+        for member_id, body in dataset.registry:
+            group.create_task(put(member_id, body))
+
+
+async def post_examination(client: httpx.AsyncClient, target: Target, dataset: Dataset) -> Tally:
+    """Post the ballots and appraisals (the training service hashes each voter before publishing)."""
+    tally = Tally()
+    for resource, records in dataset.exam.items():
+        for i in range(0, len(records), BATCH):
+            body = {"items": records[i : i + BATCH]}
+            response = await send(client, "POST", target.exam_url(resource), target.writer_token, body)
+            tally.add(response.json()["results"])
+    return tally
+
+
 def batches(dataset: Dataset) -> Iterator[tuple[str, list[dict]]]:
     """Batches of up to 500, the streams taking turns so all three services work at once."""
     per_stream = {s: [r[i : i + BATCH] for i in range(0, len(r), BATCH)] for s, r in dataset.records.items()}
@@ -116,7 +142,10 @@ async def load(dataset: Dataset, target: Target, parallel: int = 4) -> dict[str,
     try:
         async with httpx.AsyncClient(timeout=timeout) as client:
             await register_branches(client, target, dataset, parallel * 2)
+            await register_members(client, target, dataset, parallel * 2)
             tallies = await post_records(client, target, dataset, parallel)
+            if dataset.exam:
+                tallies["examination"] = await post_examination(client, target, dataset)
     except ExceptionGroup as group:  # the first failure cancelled the other requests
         first = group.exceptions[0]
         raise LoadFailed(str(first) if isinstance(first, LoadFailed) else repr(first)) from first
@@ -124,7 +153,9 @@ async def load(dataset: Dataset, target: Target, parallel: int = 4) -> dict[str,
     return {
         "scale": dataset.scale,
         "branches": len(dataset.city.branches),
-        "records": {s: len(r) for s, r in dataset.records.items()},
+        "records": {s: len(r) for s, r in dataset.records.items()}
+        | {r: len(x) for r, x in dataset.exam.items()},
+        "members": len(dataset.registry),
         "accepted": sum(t.accepted for t in tallies.values()),
         "duplicate": sum(t.duplicate for t in tallies.values()),
         "seconds": round(time.monotonic() - began, 1),

@@ -45,6 +45,13 @@ class Target:
     def branch_url(self, branch_id: str) -> str:
         return f"{self.url('scoring')}/v1/branches/{branch_id}"
 
+    def member_url(self, member_id: str) -> str:
+        return f"{self.url('scoring')}/v1/members/{member_id}"
+
+    def exam_url(self, resource: str) -> str:
+        """The training service's batch route of the yearly examination (evaluations, appraisals)."""
+        return f"{self.url('training')}/v1/{resource}:batch"
+
 
 def target(base_url: str, mongo_url: str | None = None, database: str | None = None) -> Target:
     """The target at `base_url` on the ports of the copy STACK_INSTANCE names (the default copy's

@@ -19,6 +19,7 @@ from services.scoring.api.board import board_router
 from services.scoring.api.branches import branches_router
 from services.scoring.api.computed import Computed
 from services.scoring.api.exports import exports_router
+from services.scoring.api.grades import grades_router
 from services.scoring.api.member_scores import member_scores_router
 from services.scoring.api.rankings import (
     STREAM_LIFETIME_S,
@@ -157,5 +158,6 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(audit_router(settings.kafka))  # GET /v1/audit; the API's own audit events
     app.include_router(exports_router())
     app.include_router(annual_report_router(settings.city, settings.report_font))
+    app.include_router(grades_router())  # GET /v1/grades, /v1/excellent: the yearly examination
     app.include_router(member_scores_router())  # members' scores, from the feed's member records
     return app

@@ -49,7 +49,7 @@ class MemberIndex:
         self._records[rid] = new
         if old is not None:
             self._unindex(rid, old)
-        if record.scores:
+        if record.scores or record.examination:  # a member with ballots only is still examined
             _add(self._by_member, new.member_id, rid, new)
             _add(self._by_branch, new.branch_id, rid, new)
             _add(self._by_year, new.year, rid, new)

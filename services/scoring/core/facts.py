@@ -2,6 +2,7 @@
 
 import hashlib
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import orjson
 
@@ -9,6 +10,8 @@ from services.scoring.core.periods import month_of
 from shared import fast_contracts as fast
 from shared.contracts import (
     LiaisonContactMade,
+    MemberAppraised,
+    MemberEvaluated,
     ParsedEvent,
     RecordVoided,
     TrainingCompleted,
@@ -28,6 +31,14 @@ class Fact:
     hours: float = 0.0
     session_id: str = ""
     digest: str = ""  # of the record's content: the same id with other content is a conflict
+    detail: str = ""  # the yearly examination's records: what they say, as JSON (exam_detail)
+
+
+# The yearly examination's records (政治素质考察): folded into the training ledger beside the
+# completions, scoring no points (core/examination.py reads them).
+EVALUATION, APPRAISAL = "evaluation", "appraisal"
+EXAM_KINDS = frozenset({EVALUATION, APPRAISAL})
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +57,26 @@ def content_digest(event: ParsedEvent | DecodedEvent) -> str:
     return hashlib.sha256(event.envelope.type.encode() + b"\n" + data).hexdigest()[:16]
 
 
+def _recorded(event: ParsedEvent | DecodedEvent) -> int:
+    """When the intake accepted the record, in microseconds since 1970 (a later ballot supersedes)."""
+    return (event.envelope.time - _EPOCH) // timedelta(microseconds=1)
+
+
+def _exam_fact(event: ParsedEvent | DecodedEvent, month: str) -> Fact:
+    """A ballot or an appraisal as a fact: who it is about, and what it says in `detail`."""
+    p = event.payload
+    said: dict[str, object]
+    if isinstance(p, MemberEvaluated | fast.MemberEvaluated):
+        kind, said = EVALUATION, {"voter": p.voter_hash, "level": p.level.value}
+    elif isinstance(p, MemberAppraised | fast.MemberAppraised):
+        kind = APPRAISAL
+        said = {"source": p.source, "trial_quality": p.trial_quality, "performance": p.performance.value}
+    else:
+        raise TypeError(f"no fact for {type(p).__name__}")
+    detail = orjson.dumps({**said, "at": _recorded(event)}, option=orjson.OPT_SORT_KEYS).decode()
+    return Fact(event.envelope.id, kind, p.member_id, month, digest=content_digest(event), detail=detail)
+
+
 def fact_of(event: ParsedEvent) -> Fact | Void:
     """Translate a validated event into what the fold applies."""
     p = event.payload
@@ -59,7 +90,7 @@ def fact_of(event: ParsedEvent) -> Fact | Void:
     if isinstance(p, TrainingCompleted):
         month = month_of(p.completed_at)
         return Fact(eid, p.kind.value, p.member_id, month, session_id=p.session_id, digest=digest)
-    raise TypeError(f"no fact for {type(p).__name__}")
+    return _exam_fact(event, month_of(p.occurred_at))
 
 
 def fact_of_decoded(event: DecodedEvent) -> Fact | Void:
@@ -72,5 +103,7 @@ def fact_of_decoded(event: DecodedEvent) -> Fact | Void:
         return Fact(eid, p.kind.value, p.member_id, month_of(p.started_at), hours=p.hours, digest=digest)
     if isinstance(p, fast.LiaisonContactMade):
         return Fact(eid, p.kind.value, p.member_id, month_of(p.occurred_at), digest=digest)
-    month = month_of(p.completed_at)
-    return Fact(eid, p.kind.value, p.member_id, month, session_id=p.session_id, digest=digest)
+    if isinstance(p, fast.TrainingCompleted):
+        month = month_of(p.completed_at)
+        return Fact(eid, p.kind.value, p.member_id, month, session_id=p.session_id, digest=digest)
+    return _exam_fact(event, month_of(p.occurred_at))

@@ -1,9 +1,10 @@
 """The rulebook as data: points per kind, dimension weights and monthly caps."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal, cast
 
+from services.scoring.core.grade_rules import ExcellentRule, GradeRule, parse_grade_rules
 from shared.contracts import TERMS, ContactKind, DeploymentKind, TrainingKind
 
 DIMENSIONS = ("service", "trial", "people", "team")
@@ -57,6 +58,8 @@ class Rulebook:
     cadence: dict[str, str]  # kind -> month | quarter | year
     advanced: AdvancedRule
     finalisation: FinalisationRule  # an older rulebook without [finalisation] gets its defaults
+    grades: GradeRule = field(default_factory=GradeRule)  # [grades]: the defaults where absent
+    excellent: ExcellentRule = field(default_factory=ExcellentRule)  # [excellent], likewise
 
 
 def parse_rulebook(data: dict[str, Any]) -> Rulebook:
@@ -86,6 +89,8 @@ def parse_rulebook(data: dict[str, Any]) -> Rulebook:
     finalisation = FinalisationRule(**data.get("finalisation", {}))
     if not isinstance(finalisation.appeal_days, int) or not 0 <= finalisation.appeal_days <= 365:
         problems.append("finalisation.appeal_days must be a whole number of days from 0 to 365")
+    grades, excellent, grade_problems = parse_grade_rules(data, set(kinds))
+    problems += grade_problems
     if problems:
         raise ValueError("invalid rulebook: " + "; ".join(problems))
     return Rulebook(
@@ -97,4 +102,6 @@ def parse_rulebook(data: dict[str, Any]) -> Rulebook:
         cadence=dict(data["cadence"]),
         advanced=AdvancedRule(**data["advanced"]),
         finalisation=finalisation,
+        grades=grades,
+        excellent=excellent,
     )

@@ -4,7 +4,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
-from services.scoring.core.facts import Fact
+from services.scoring.core.facts import EXAM_KINDS, Fact
 from services.scoring.core.periods import periods_of_month
 from services.scoring.core.rulebook import DIMENSIONS, SESSION_KINDS, Rulebook
 
@@ -37,6 +37,8 @@ def _counted(facts: Iterable[Fact]) -> list[Fact]:
             if key in seen:
                 continue
             seen.add(key)
+        elif f.kind in EXAM_KINDS:  # ballots and appraisals grade members (core/grades.py): no points
+            continue
         counted.append(f)
     return counted
 

@@ -6,6 +6,7 @@ from datetime import datetime
 
 import msgspec
 
+from services.scoring.core.examination import Examination
 from services.scoring.core.scores import MemberPeriodScore, PeriodScore
 
 
@@ -94,6 +95,9 @@ class MemberSummary(msgspec.Struct, frozen=True, gc=False):
     last_event_time: datetime | None  # the ledger's newest record
     scores: dict[str, MemberPeriod]  # period -> scores; empty: the member has nothing left there
     generation: int = 0  # set when published on the feed
+    # The yearly examination's inputs in this ledger (training ledgers only: ballots, appraisals,
+    # training kinds done); None elsewhere and in records written before it existed.
+    examination: Examination | None = None
 
 
 MEMBER_PREFIX = "m|"
