@@ -94,7 +94,13 @@ async def court(tokens) -> dict:
 async def test_a_finalised_version_does_not_move_while_the_live_answer_does(court, tokens):
     c, p, q, admin, v1 = court["court"], court["p"], court["q"], court["admin"], court["v1"]
     assert v1["version"] == 1 and v1["kind"] == "frozen" and v1["changes_from_previous"] is None
-    assert v1["sections"][0] == "advanced_branches" and court_first(v1["content"]) == p
+    assert v1["sections"] == ["advanced_branches", "grades", "excellent"] and court_first(v1["content"]) == p
+    graded = {(g["member_id"], g["branch_id"]): g for g in v1["content"]["grades"]}
+    assert {("m-1", p), ("m-1", q)} <= graded.keys()
+    assert all(
+        g["grade"] in ("good", "fairly_good", "average", "poor") and g["reasons"] for g in graded.values()
+    )
+    assert all("name" not in g for g in graded.values())  # member ids only
     assert v1["actor"].startswith("oidc:fin-admin-")
     again = await call("POST", "/v1/finalisations", admin, json={"year": "2024", "court": c})
     assert again.status_code == 409 and "nothing changed since version 1" in again.json()["detail"]

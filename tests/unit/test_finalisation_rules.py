@@ -99,12 +99,19 @@ def test_an_appeal_is_decided_once():
 def test_the_diff_lists_added_removed_and_changed_entries_per_section():
     before = {
         "advanced_branches": [{"branch_id": "b1", "court_rank": 1}, {"branch_id": "b2", "court_rank": 2}],
-        "grades": [{"member_id": "m1", "grade": "good"}, {"member_id": "m2", "grade": "average"}],
+        "grades": [
+            {"member_id": "m1", "branch_id": "b1", "grade": "good"},
+            {"member_id": "m2", "branch_id": "b1", "grade": "average"},
+        ],
     }
     after = {
         "advanced_branches": [{"branch_id": "b1", "court_rank": 1}, {"branch_id": "b3", "court_rank": 2}],
-        "grades": [{"member_id": "m1", "grade": "good"}, {"member_id": "m2", "grade": "fairly_good"}],
-        "excellent": [{"member_id": "m1"}],
+        "grades": [
+            {"member_id": "m1", "branch_id": "b1", "grade": "good"},
+            {"member_id": "m2", "branch_id": "b1", "grade": "fairly_good"},
+            {"member_id": "m2", "branch_id": "b2", "grade": "good"},  # moved in the year: graded in each
+        ],
+        "excellent": [{"member_id": "m1", "branch_id": "b1"}],
     }
     d = diff(before, after)
     assert list(d) == ["advanced_branches", "grades", "excellent"]
@@ -112,9 +119,10 @@ def test_the_diff_lists_added_removed_and_changed_entries_per_section():
     assert d["advanced_branches"]["removed"] == [{"branch_id": "b2", "court_rank": 2}]
     assert d["advanced_branches"]["changed"] == []
     (change,) = d["grades"]["changed"]
-    assert change["key"] == "m2" and change["fields"] == ["grade"]
+    assert change["key"] == "m2|b1" and change["fields"] == ["grade"]
+    assert d["grades"]["added"] == [{"member_id": "m2", "branch_id": "b2", "grade": "good"}]
     assert (change["before"]["grade"], change["after"]["grade"]) == ("average", "fairly_good")
-    assert d["excellent"] == {"added": [{"member_id": "m1"}], "removed": [], "changed": []}
+    assert d["excellent"] == {"added": [{"member_id": "m1", "branch_id": "b1"}], "removed": [], "changed": []}
     assert not unchanged(before, after)
     assert unchanged(after, {k: list(reversed(v)) for k, v in after.items()})  # order is not content
     assert diff(after, after) == {s: {"added": [], "removed": [], "changed": []} for s in after}

@@ -1,6 +1,6 @@
 """What a finalisation freezes for one court and year, read from the API's live answers at this
-moment: its advanced branches (先进党支部, from /v1/advanced-branches), and its members' grades
-and excellent places once the examination answers exist (the section list says which)."""
+moment: its advanced branches (先进党支部, /v1/advanced-branches), its members' grades (政治素质考察,
+/v1/grades) and its excellent places (优秀等次, /v1/excellent). Ids only: no member's name."""
 
 from typing import Any
 
@@ -8,6 +8,7 @@ import orjson
 from fastapi import Request
 
 from services.scoring.api.assessment import advanced_json
+from services.scoring.api.grades import excellent_answer, grades_answer
 from services.scoring.api.read_model import MongoReadModel
 from services.scoring.core.finalisation import Sections
 
@@ -19,8 +20,30 @@ async def live_sections(request: Request, court: str, year: str) -> tuple[Sectio
     registry = await model.branches()
     ours = {b for b, branch in registry.items() if branch.court == court}
     picks = (advanced["per_court"].get(court, []), advanced["city"])
-    sections: Sections = {"advanced_branches": advanced_branches(*picks, ours)}
+    graded = await grades_answer(request, year, court, None)
+    places = (await excellent_answer(request, year, court))["courts"].get(court, {"pools": []})
+    sections: Sections = {
+        "advanced_branches": advanced_branches(*picks, ours),
+        "grades": [grade(row) for row in graded["members"]],
+        "excellent": excellent_places(places["pools"]),
+    }
     return sections, str(advanced["rulebook_version"])
+
+
+def grade(row: dict[str, Any]) -> dict[str, Any]:
+    """A member's grade as frozen: the grade, its label, the score and the reasons that decided it."""
+    keep = ("member_id", "branch_id", "grade", "label", "score", "reasons")
+    return {k: row[k] for k in keep}
+
+
+def excellent_places(pools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The court's excellent places, each with its pool (advanced branches' or the others'),
+    its rank in the pool and the pool's quota arithmetic."""
+    return [
+        {**place, "pool": pool["name"], "arithmetic": pool["arithmetic"]}
+        for pool in pools
+        for place in pool["places"]
+    ]
 
 
 def advanced_branches(

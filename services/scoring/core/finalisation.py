@@ -9,11 +9,12 @@ from typing import Any, Literal
 import msgspec
 
 SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")  # no daylight saving since 1991
-# Each frozen section is a list of entries, each named by one key field.
+# Each frozen section is a list of entries, each named by its key fields (a member moved between
+# branches in the year is graded in each).
 SECTION_KEYS = {
-    "advanced_branches": "branch_id",  # 先进党支部 of the court (本院) and of the city (市直)
-    "grades": "member_id",  # 政治素质考察 好/较好/一般/较差 per member
-    "excellent": "member_id",  # 优秀等次 places
+    "advanced_branches": ("branch_id",),  # 先进党支部 of the court (本院) and of the city (市直)
+    "grades": ("member_id", "branch_id"),  # 政治素质考察 好/较好/一般/较差 per member
+    "excellent": ("member_id", "branch_id"),  # 优秀等次 places
 }
 Sections = dict[str, list[dict[str, Any]]]
 
@@ -153,12 +154,11 @@ def _names_latest(state: CourtYear, event: AppealFiled) -> str | None:
 
 def diff(before: Sections, after: Sections) -> dict[str, dict[str, list]]:
     """Per section of either version: the entries added, removed and changed (by their key, with
-    the fields that changed), each list in key order."""
+    the fields that changed), each list in key order (entry_key)."""
     out = {}
     for section in sorted(before.keys() | after.keys(), key=_section_order):
-        key = SECTION_KEYS.get(section, "id")
-        old = {str(e.get(key)): e for e in before.get(section, [])}
-        new = {str(e.get(key)): e for e in after.get(section, [])}
+        old = {entry_key(section, e): e for e in before.get(section, [])}
+        new = {entry_key(section, e): e for e in after.get(section, [])}
         changed = [
             {
                 "key": k,
@@ -175,6 +175,11 @@ def diff(before: Sections, after: Sections) -> dict[str, dict[str, list]]:
             "changed": changed,
         }
     return out
+
+
+def entry_key(section: str, entry: dict[str, Any]) -> str:
+    """An entry's key within its section: its key fields' values joined by "|"."""
+    return "|".join(str(entry.get(f)) for f in SECTION_KEYS.get(section, ("id",)))
 
 
 def unchanged(before: Sections, after: Sections) -> bool:
