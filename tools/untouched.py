@@ -35,6 +35,7 @@ DEMO_PERIODS = ["2022", *(f"2022-Q{q}" for q in range(1, 5)), *(f"2022-{m:02d}" 
 WRITTEN_YEARS = ["2024", "2025"]  # the tests' year and the benchmarks' year
 MAX_LINES = 40
 RETRY_S = 120  # a process of the copy restarting (make up, a developer) is waited for, not reported
+SETTLE_EVERY_S, SETTLE_LIMIT_S = 10.0, 1800.0  # a copy standing still this long is idle
 
 
 def api_snapshot(copy: Instance, token: str) -> dict[str, Any]:
@@ -105,6 +106,23 @@ def database_snapshot(copy: Instance) -> dict[str, Any]:
         return {"databases": sorted(client.list_database_names())}
 
 
+def settle(copy: Instance, every_s: float = SETTLE_EVERY_S, limit_s: float = SETTLE_LIMIT_S) -> float:
+    """Wait until the copy's topics and consumer groups stand still over `every_s` (its worker has
+    scored what it was sent: a snapshot taken while it catches up would differ from the next for
+    its own reasons); seconds waited. TimeoutError past `limit_s`."""
+    began = time.monotonic()
+    last = asyncio.run(kafka_snapshot(copy))
+    while True:
+        time.sleep(every_s)
+        now = asyncio.run(kafka_snapshot(copy))
+        if now == last:
+            return time.monotonic() - began
+        if time.monotonic() - began > limit_s:
+            raise TimeoutError(f"the copy's topics or consumer groups still moved after {limit_s:.0f} s")
+        print("  the copy is still busy (its worker catching up): waiting", flush=True)
+        last = now
+
+
 def snapshot(copy: Instance, token: str) -> dict[str, Any]:
     """Everything compared, as JSON-like values."""
     return {
@@ -163,12 +181,14 @@ def main(argv: list[str]) -> int:
     which = f"copy {copy.name}" if copy.name else "default copy"
     print(f"snapshot of the {which} ({copy.urls['scoring']}, {copy.bootstrap_servers})", flush=True)
     try:
+        settle(copy)
         before = snapshot(copy, token)
     except (httpx.HTTPError, OSError) as err:
         print(f"the {which} does not answer ({err!r}): start it (make up)", file=sys.stderr)
         return 2
     print(f"running: {' '.join(command)}", flush=True)
     status = subprocess.run(command, cwd=ROOT, check=False).returncode  # noqa: S603 (the caller's command)
+    settle(copy)
     after = snapshot(copy, token)
     if lines := differences(before, after):
         print(f"CHANGED: {len(lines)} difference(s) in the {which}:")

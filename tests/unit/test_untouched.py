@@ -1,5 +1,8 @@
 """tools/untouched.py's comparison: a change anywhere in a snapshot is named; nothing else is."""
 
+import pytest
+
+from tools import untouched
 from tools.untouched import differences
 
 BEFORE = {
@@ -40,3 +43,24 @@ def test_a_rank_change_shows_the_rows_that_changed() -> None:
     lines = differences(BEFORE, after)
     assert len(lines) == 4 and all(line.startswith("rankings 2024 / rows: ") for line in lines)
     assert differences(after, {**after, "gone": 1}) == ["gone: new (1)"]
+
+
+def test_a_snapshot_waits_until_the_copy_stands_still(monkeypatch):
+    """A worker catching up moves its group's offsets: the check waits for two equal looks."""
+    looks = iter([{"g": 1}, {"g": 2}, {"g": 3}, {"g": 3}, {"g": 4}])
+
+    async def look(copy):  # type: ignore[no-untyped-def]
+        return next(looks)
+
+    monkeypatch.setattr(untouched, "kafka_snapshot", look)
+    monkeypatch.setattr(untouched.time, "sleep", lambda s: None)
+    untouched.settle(None, every_s=0)  # type: ignore[arg-type]
+    assert next(looks) == {"g": 4}  # it stopped at the first repeat, {"g": 3}
+    moving = iter(range(10**6))
+
+    async def never_still(copy):  # type: ignore[no-untyped-def]
+        return {"g": next(moving)}
+
+    monkeypatch.setattr(untouched, "kafka_snapshot", never_still)
+    with pytest.raises(TimeoutError):
+        untouched.settle(None, every_s=0, limit_s=0)  # type: ignore[arg-type]
