@@ -13,13 +13,20 @@ from pydantic import Field, Strict
 from shared.contracts import ID_PATTERN, LINE_PATTERN, TYPE_PREFIX, Contract, Topic
 
 REGISTRY = Topic(
-    "registry.events.v1",
+    "registry.events.v1.<database>",  # one per database, as the branch registry and score feed are
     key="the branch or member id, UTF-8",
     value="CloudEvents 1.0, structured JSON mode; data: a branch's registered fields or a member's "
     "branch, role, joined/left and the date the change is effective from (never a member's name)",
 )
 # One partition: one order for the whole registry, read whole by every API process.
 REGISTRY_TOPIC_CONFIG = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
+
+
+def registry_topic(database: str) -> str:
+    """The registry topic of the system keeping its data in `database` (a valid topic name)."""
+    return REGISTRY.name.replace("<database>", database)
+
+
 BRANCH_TYPE = f"{TYPE_PREFIX}registry.branch.v1"
 MEMBER_TYPE = f"{TYPE_PREFIX}registry.member.v1"
 Id = Annotated[str, Field(pattern=ID_PATTERN)]

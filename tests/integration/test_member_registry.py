@@ -12,8 +12,8 @@ from aiokafka import AIOKafkaConsumer
 
 from shared import dev_issuer
 from shared.kafka import partitions_of
-from shared.registry_events import REGISTRY
-from shared.settings import KafkaSettings
+from shared.registry_events import registry_topic
+from shared.settings import KafkaSettings, MongoSettings
 from tests.conftest import BOOTSTRAP, INSTANCE, URLS, new_id, poll
 from tests.support import deployment
 
@@ -225,7 +225,7 @@ async def test_erasure_leaves_the_id_and_no_name_anywhere(world, tokens):
 async def registry_records() -> list[bytes]:
     """Every record of the registry topic (its events carry ids, roles and dates only)."""
     kafka = KafkaSettings(bootstrap_servers=BOOTSTRAP)
-    (tp,) = await partitions_of(kafka, [REGISTRY.name])
+    (tp,) = await partitions_of(kafka, [registry_topic(MongoSettings().database)])
     consumer = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, enable_auto_commit=False)
     await consumer.start()
     try:

@@ -143,3 +143,10 @@ def test_roster_of_a_year_lists_each_member_once_where_they_ended_it():
     assert [e.member_id for e in roster_of(r, 2024, branch="b2")] == ["m1"]
     assert [e.member_id for e in roster_of(r, 2023, branch="b1")] == ["m1", "m2"]
     assert roster_of(r, 2024, branch="b1")[0].left == D(2024, 3, 1)
+
+
+def test_roster_of_takes_the_court_of_a_branch_registered_without_history_from_the_fallback():
+    r = registry(member("m1", "legacy", D(2020, 1, 1)))
+    assert [e.court for e in roster_of(r, 2024, courts={"legacy": "c9"})] == ["c9"]
+    assert [e.member_id for e in roster_of(r, 2024, court="c9", courts={"legacy": "c9"})] == ["m1"]
+    assert roster_of(r, 2024, court="c9") == []

@@ -128,7 +128,7 @@ class MemberDirectory:
 
     def roster_of(self, year: int, court: str | None = None, branch: str | None = None) -> list[MemberEntry]:
         """The members of `year` (each once, as of their last day of membership in it)."""
-        return roster.roster_of(self.log.registry, year, court, branch)
+        return roster.roster_of(self.log.registry, year, court, branch, self._model.courts_now())
 
     def on(self, day: date, court: str | None = None, branch: str | None = None) -> list[MemberEntry]:
         """The members on `day` (its court: its branch's as registered then)."""
@@ -138,7 +138,7 @@ class MemberDirectory:
             v = roster.member_at(reg, member_id, day)
             if v is None or (branch is not None and v.branch_id != branch):
                 continue
-            entry = _entry(reg, v, day)
+            entry = self.entry(v, day)
             if court is None or entry.court == court:
                 found.append(entry)
         return found
@@ -148,7 +148,7 @@ class MemberDirectory:
         reg = self.log.registry
         day = day or today_in_court()
         v = roster.version_on(reg, member_id, day)
-        return _entry(reg, v, day) if v else None
+        return self.entry(v, day) if v else None
 
     async def name_for(self, principal: Principal, member_id: str) -> str | None:
         """The member's name if `principal` may see it (None: hidden, erased or unknown)."""
@@ -157,15 +157,16 @@ class MemberDirectory:
             return None
         return (await self.names.get([member_id])).get(member_id)
 
+    def entry(self, v: MemberVersion, day: date) -> MemberEntry:
+        """`v` as an entry, its court its branch's on `day` (else as registered without a history)."""
+        b = roster.branch_at(self.log.registry, v.branch_id, day)
+        court = b.court if b else self._model.courts_now().get(v.branch_id)
+        return MemberEntry(v.member_id, v.branch_id, court, v.role, v.joined, v.left)
+
     async def names_for(self, principal: Principal, entries: list[MemberEntry]) -> dict[str, str]:
         """The names of those `entries` whose name `principal` may see."""
         visible = [e.member_id for e in entries if may_see_name(principal, e.branch_id, e.court)]
         return await self.names.get(visible) if visible else {}
-
-
-def _entry(reg: roster.Registry, v: MemberVersion, day: date) -> MemberEntry:
-    b = roster.branch_at(reg, v.branch_id, day)
-    return MemberEntry(v.member_id, v.branch_id, b.court if b else None, v.role, v.joined, v.left)
 
 
 def _out(e: MemberEntry, name: str | None, effective: date | None = None) -> MemberOut:
@@ -191,7 +192,7 @@ def members_router(kafka: KafkaSettings) -> APIRouter:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        log = RegistryLog(kafka)
+        log = RegistryLog(kafka, app.state.read_model.db.name)
         model: MongoReadModel = app.state.read_model
         model.follow_registry(log)
         app.state.members = MemberDirectory(model, MongoMemberNames(model.db[NAMES]))
@@ -212,6 +213,7 @@ def members_router(kafka: KafkaSettings) -> APIRouter:
         member_id: MemberId, body: MemberIn, request: Request, who: MemberAdmin
     ) -> MemberOut:
         members, model = directory(request), request.app.state.read_model
+        await model.branches()  # the registry topic read once, after a start
         branch = await model.branch(body.branch_id)
         if branch is None:
             raise Problem(422, "Unprocessable Content", f"branch_id: {body.branch_id} is not registered")
@@ -241,6 +243,7 @@ def members_router(kafka: KafkaSettings) -> APIRouter:
     )
     async def erase_member(member_id: MemberId, request: Request, who: MemberAdmin) -> Response:
         members = directory(request)
+        await request.app.state.read_model.branches()
         now = members.place(member_id)
         if now is None:
             raise Problem(404, "Not Found", f"no registered member {member_id}")
@@ -285,14 +288,14 @@ def members_router(kafka: KafkaSettings) -> APIRouter:
             raise Problem(404, "Not Found", f"no registered member {member_id}")
         await require_branch(request, who, now.branch_id, writing=False)
         reg = members.log.registry
-        history = [_out(_entry(reg, v, v.effective), None, v.effective) for v in reg.members[member_id]]
+        history = [_out(members.entry(v, v.effective), None, v.effective) for v in reg.members[member_id]]
         name = await members.name_for(who, member_id)
         today = today_in_court()
         current = roster.member_at(reg, member_id, today)
         return MemberHistory(
             member_id=member_id,
             name=name,
-            current=_out(_entry(reg, current, today), name) if current else None,
+            current=_out(members.entry(current, today), name) if current else None,
             history=history,
         )
 

@@ -85,6 +85,8 @@ class MongoReadModel:
         self._puts: dict[str, tuple[float, Branch]] = {}  # PUTs a running re-read may have missed
         self._by_court: dict[int, tuple[dict[str, Branch], dict[str, list[str]]]] = {}
         self._log: RegistryLog | None = None
+        self._waited = False
+        self._courts: tuple[dict[str, Branch] | None, dict[str, str]] = (None, {})
         self._today = today
         self._merged: tuple[tuple[int, int, date], dict[str, Branch]] | None = None
         self._made: dict[str, tuple[roster.BranchVersion, Branch]] = {}  # one Branch per version
@@ -155,11 +157,11 @@ class MongoReadModel:
         stored = self._registry or {}
         if self._log is None:
             return stored
-        if not self._log.ready.is_set():  # a process just started: read the topic first (briefly)
+        if not self._log.ready.is_set() and not self._waited:  # just started: read the topic first
             try:
                 await asyncio.wait_for(self._log.ready.wait(), 10.0)
             except TimeoutError:
-                pass
+                self._waited = True  # the broker is away: answer from what is known, never wait again
         key = (id(stored), self._log.version, self._today())
         if self._merged is None or self._merged[0] != key:
             histories = self._log.registry.branches
@@ -172,6 +174,13 @@ class MongoReadModel:
                 self._registry_version += 1  # a dated change came into force today
             self._merged = (key, merged)
         return self._merged[1]
+
+    def courts_now(self) -> dict[str, str]:
+        """Each registered branch's court as last merged (call `branches()` first to refresh)."""
+        merged = self._merged[1] if self._merged else (self._registry or {})
+        if self._courts[0] is not merged:
+            self._courts = (merged, {b: x.court for b, x in merged.items()})
+        return self._courts[1]
 
     def _branch_object(self, version: roster.BranchVersion | None, members: int | None = None) -> Branch:
         """One Branch per version (and member count): rankings reuse their rows by its identity."""

@@ -7,16 +7,17 @@ import logging
 import time
 
 from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
 
 from services.scoring.core.roster import BranchVersion, InvalidVersion, MemberVersion, Registry, check_member
 from shared.kafka import KafkaPublisher, ensure_topics, partitions_of
 from shared.registry_events import (
-    REGISTRY,
     REGISTRY_TOPIC_CONFIG,
     BranchChanged,
     MemberChanged,
     decode,
     encode,
+    registry_topic,
 )
 from shared.settings import KafkaSettings
 
@@ -39,8 +40,9 @@ class RegistryLog:
     """The registry as this process has read it from the topic (`registry`, `version`), and the
     writer of new changes (`write`: published, then read back)."""
 
-    def __init__(self, kafka: KafkaSettings):
+    def __init__(self, kafka: KafkaSettings, database: str):
         self._kafka = kafka.model_copy(update={"partitions": 1})
+        self.topic = registry_topic(database)
         self._publisher = KafkaPublisher(self._kafka, client_id="scoring-api-registry")
         self.registry = Registry()
         self.version = 0  # counts the changes folded
@@ -65,7 +67,7 @@ class RegistryLog:
         TimeoutError if it is not read back within READ_BACK_S)."""
         await self._ensure_topic()
         key, value = encode(event)
-        _, offset = await self._publisher.publish(REGISTRY.name, key, value)
+        _, offset = await self._publisher.publish(self.topic, key, value)
         deadline = time.monotonic() + READ_BACK_S
         while self.position <= offset:
             self._moved.clear()
@@ -73,7 +75,7 @@ class RegistryLog:
 
     async def _ensure_topic(self) -> None:
         if not self._topic_made:
-            await ensure_topics(self._kafka, [REGISTRY.name], REGISTRY_TOPIC_CONFIG)
+            await ensure_topics(self._kafka, [self.topic], REGISTRY_TOPIC_CONFIG)
             self._topic_made = True
 
     async def run(self) -> None:
@@ -86,14 +88,27 @@ class RegistryLog:
                 log.warning("registry topic: %s; starting over", type(err).__name__)
                 await asyncio.sleep(1.0)
 
+    async def _exists(self) -> bool:
+        admin = AIOKafkaAdminClient(
+            **self._kafka.client_options(), request_timeout_ms=self._kafka.request_timeout_ms
+        )
+        await admin.start()
+        try:
+            return self.topic in await admin.list_topics()
+        finally:
+            await admin.close()
+
     async def _follow(self) -> None:
-        await self._ensure_topic()
+        # Made by the first write, not by readers: an API that never registers leaves no topic behind.
+        while not self._topic_made and not await self._exists():
+            self.ready.set()  # nothing registered yet: an empty registry is the whole of it
+            await asyncio.sleep(1.0)
         consumer = AIOKafkaConsumer(
             **self._kafka.client_options(), enable_auto_commit=False, fetch_max_wait_ms=50
         )
         await consumer.start()
         try:
-            (tp,) = await partitions_of(self._kafka, [REGISTRY.name])
+            (tp,) = await partitions_of(self._kafka, [self.topic])
             consumer.assign([tp])
             consumer.seek(tp, self.position)  # after a restart of the loop: from where it stopped
             end = (await consumer.end_offsets([tp]))[tp]

@@ -3,7 +3,7 @@ the registry events, and what follows from them for a period: a branch's registe
 roster and so its member count, a member's branch on a day. Pure rules: no I/O, no clock."""
 
 import bisect
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -173,10 +173,15 @@ def period_days(period: str) -> tuple[date, date]:
 
 
 def roster_of(
-    registry: Registry, year: int, court: str | None = None, branch: str | None = None
+    registry: Registry,
+    year: int,
+    court: str | None = None,
+    branch: str | None = None,
+    courts: Mapping[str, str] | None = None,
 ) -> list[MemberEntry]:
     """The members of a year (one entry each, as of their last day of membership in it), of one
-    court or branch (the branch's court as registered on that day), by member id."""
+    court or branch (the branch's court as registered on that day; `courts`: the courts of
+    branches registered without a history), by member id."""
     start, end = date(year, 1, 1), date(year, 12, 31)
     ids = registry.by_branch.get(branch, set()) if branch is not None else registry.members.keys()
     found = []
@@ -185,7 +190,7 @@ def roster_of(
         if v is None or (branch is not None and v.branch_id != branch):
             continue
         b = branch_at(registry, v.branch_id, min(end, v.left or end))
-        where = b.court if b else None
+        where = b.court if b else (courts or {}).get(v.branch_id)
         if court is None or where == court:
             found.append(MemberEntry(member_id, v.branch_id, where, v.role, v.joined, v.left))
     return found
