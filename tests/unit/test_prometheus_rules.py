@@ -45,6 +45,11 @@ KNOWN_METRICS = {
     "scoring_routed_total",
     # scoring API (announced: the top-branches panel waits for it)
     "scoring_branch_score",
+    # scoring API: reminders and their webhooks (提醒)
+    "reminder_deliveries_total",
+    "reminder_delivery_seconds_bucket",
+    "reminders_published_total",
+    "reminders_scheduler_leader",
 }
 
 _PROMQL_WORDS = set(
