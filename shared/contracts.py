@@ -59,6 +59,7 @@ def year_start(year: int) -> datetime:
     """The first instant of an assessment year, in the courts' time zone."""
     return datetime(year, 1, 1, tzinfo=ZoneInfo("Asia/Shanghai"))
 
+
 class Stream(StrEnum):
     """The three event streams; each has one topic."""
 
@@ -128,6 +129,13 @@ class Channel(StrEnum):
 
     ONLINE = "online"
     OFFLINE = "offline"
+
+
+class Decision(StrEnum):
+    """A reviewer's decision on a submitted record (审核)."""
+
+    APPROVED = "approved"
+    DECLINED = "declined"
 
 
 class TrainingKind(StrEnum):
@@ -205,6 +213,8 @@ TERMS: Mapping[StrEnum, tuple[str, str]] = {
     Performance.COMPETENT: ("称职", "competent"),
     Performance.BASICALLY_COMPETENT: ("基本称职", "basically competent"),
     Performance.INCOMPETENT: ("不称职", "incompetent"),
+    Decision.APPROVED: ("审核通过", "approved: the record counts"),
+    Decision.DECLINED: ("审核不通过", "declined: the record does not count"),
 }
 
 
@@ -452,7 +462,50 @@ class RecordVoided(Contract):
 
 
 Record = VolunteerDeployed | LiaisonContactMade | TrainingCompleted | MemberEvaluated | MemberAppraised
-Payload = Record | RecordVoided
+# Evidence (佐证材料) is stored by the intake service; its events name the file, never its content.
+EVIDENCE_MEDIA_TYPES = ("image/jpeg", "image/png", "application/pdf")
+EVIDENCE_MAX_BYTES = 10 * 1024 * 1024
+SHA256_PATTERN = r"^[0-9a-f]{64}$"
+
+
+class RecordReviewed(Contract):
+    """A reviewer's decision (审核) on a record submitted for review: approved, it counts; declined,
+    it does not. It carries the record's own time (as a void does), so it lands in its period."""
+
+    time_field: ClassVar[str] = "record_occurred_at"
+
+    event_id: Id = Field(description="The id of the record decided on.", examples=["hr-sys-000123"])
+    branch_id: BranchId
+    record_occurred_at: Time = Field(description="The record's own time (its period).")
+    decision: Decision = Field(description=describe_values("The decision:", Decision), examples=["approved"])
+    reason: Reason = Field(description="Why: kept with the decision.", examples=["照片与签到表齐全"])
+
+    @property
+    def occurred_at(self) -> datetime:
+        return self.record_occurred_at
+
+
+class EvidenceAttached(Contract):
+    """A file of evidence (佐证材料) attached to a record: its SHA-256, type and size (the content
+    stays in the intake service's database, readable by the record's reviewers)."""
+
+    time_field: ClassVar[str] = "record_occurred_at"
+
+    event_id: Id = Field(description="The id of the record the file supports.", examples=["hr-sys-000123"])
+    branch_id: BranchId
+    record_occurred_at: Time = Field(description="The record's own time (its period).")
+    sha256: str = Field(pattern=SHA256_PATTERN, description="The file's SHA-256, hex.")
+    media_type: Literal["image/jpeg", "image/png", "application/pdf"] = Field(
+        description="The type its content shows (magic bytes), not the one declared."
+    )
+    size: Annotated[int, Strict()] = Field(gt=0, le=EVIDENCE_MAX_BYTES, description="Bytes.")
+
+    @property
+    def occurred_at(self) -> datetime:
+        return self.record_occurred_at
+
+
+Payload = Record | RecordVoided | RecordReviewed | EvidenceAttached
 
 
 @dataclass(frozen=True)
@@ -479,6 +532,8 @@ EVENT_TYPES: dict[str, EventType] = {
         _type("training.voided", Stream.TRAINING, RecordVoided),
         _type("training.evaluated", Stream.TRAINING, MemberEvaluated),
         _type("training.appraised", Stream.TRAINING, MemberAppraised),
+        *(_type(f"{s.value}.reviewed", s, RecordReviewed) for s in Stream),
+        *(_type(f"{s.value}.evidenced", s, EvidenceAttached) for s in Stream),
     )
 }
 _TYPE_OF_MODEL = {(t.stream, t.model): t.name for t in EVENT_TYPES.values()}
@@ -528,6 +583,9 @@ class CloudEvent(BaseModel):
     subject: Id
     datacontenttype: Literal["application/json"] = "application/json"
     data: dict[str, Any]
+    # Set by the intake on a record submitted by a member or clerk: it counts only once approved.
+    # Decided at acceptance and carried in the event, so a later rulebook never un-counts history.
+    review: Literal["required"] | None = Field(default=None, exclude_if=lambda v: v is None)
 
     @model_validator(mode="after")
     def _extensions_allowed(self) -> "CloudEvent":
@@ -605,8 +663,11 @@ def parse_event(raw: bytes | str) -> ParsedEvent:
     return ParsedEvent(envelope, event_type, payload)  # type: ignore[arg-type]
 
 
-def build_event(event_id: str, source: str, stream: Stream, payload: Payload, time: datetime) -> CloudEvent:
-    """Wrap a payload in its envelope; `time` is when the intake accepted it."""
+def build_event(
+    event_id: str, source: str, stream: Stream, payload: Payload, time: datetime, review: bool = False
+) -> CloudEvent:
+    """Wrap a payload in its envelope; `time` is when the intake accepted it; `review`: the record
+    counts only once approved (a member's or clerk's submission)."""
     return CloudEvent(
         specversion="1.0",
         id=event_id,
@@ -615,4 +676,5 @@ def build_event(event_id: str, source: str, stream: Stream, payload: Payload, ti
         time=time,
         subject=payload.branch_id,
         data=payload.model_dump(mode="json", exclude_none=True),
+        review="required" if review else None,
     )

@@ -20,15 +20,18 @@ from msgspec import Meta, Raw, Struct
 from shared.contracts import (
     EARLIEST_YEAR,
     EVENT_TYPES,
+    EVIDENCE_MAX_BYTES,
     ID_PATTERN,
     LATEST_YEAR,
     LINE_PATTERN,
     RFC3339,
+    SHA256_PATTERN,
     TEXT_PATTERN,
     VOTER_HASH_PATTERN,
     Channel,
     ContactKind,
     ContractError,
+    Decision,
     DeploymentKind,
     EvaluationLevel,
     EventType,
@@ -167,6 +170,35 @@ class RecordVoided(_Strict, frozen=True):
         return self.record_occurred_at
 
 
+class RecordReviewed(_Strict, frozen=True):
+    time_field: ClassVar[str] = "record_occurred_at"
+
+    event_id: Id
+    branch_id: Id
+    record_occurred_at: RFC3339
+    decision: Decision
+    reason: Reason
+
+    @property
+    def occurred_at(self) -> datetime:
+        return self.record_occurred_at
+
+
+class EvidenceAttached(_Strict, frozen=True):
+    time_field: ClassVar[str] = "record_occurred_at"
+
+    event_id: Id
+    branch_id: Id
+    record_occurred_at: RFC3339
+    sha256: Annotated[str, Meta(pattern=anchored(SHA256_PATTERN))]
+    media_type: Literal["image/jpeg", "image/png", "application/pdf"]
+    size: Annotated[int, Meta(gt=0, le=EVIDENCE_MAX_BYTES)]
+
+    @property
+    def occurred_at(self) -> datetime:
+        return self.record_occurred_at
+
+
 Payload = (
     VolunteerDeployed
     | LiaisonContactMade
@@ -174,6 +206,8 @@ Payload = (
     | MemberEvaluated
     | MemberAppraised
     | RecordVoided
+    | RecordReviewed
+    | EvidenceAttached
 )
 PAYLOADS: dict[str, type[Payload]] = {
     "VolunteerDeployed": VolunteerDeployed,
@@ -182,6 +216,8 @@ PAYLOADS: dict[str, type[Payload]] = {
     "MemberEvaluated": MemberEvaluated,
     "MemberAppraised": MemberAppraised,
     "RecordVoided": RecordVoided,
+    "RecordReviewed": RecordReviewed,
+    "EvidenceAttached": EvidenceAttached,
 }
 
 
@@ -197,6 +233,7 @@ class Envelope(_Strict, frozen=True):
     subject: Id
     data: Raw
     datacontenttype: Literal["application/json"] = "application/json"
+    review: Literal["required"] | None = None  # the record counts only once approved
 
 
 ENVELOPE_FIELDS = frozenset(Envelope.__struct_fields__)

@@ -19,7 +19,7 @@ from bson.raw_bson import RawBSONDocument
 from pymongo.errors import DocumentTooLarge
 
 from services.scoring import metrics
-from services.scoring.core.facts import Fact, Void, fact_of_decoded
+from services.scoring.core.review import Item, item_of_decoded
 from services.scoring.core.ledger import Ledger, Tracked, fold_at
 from services.scoring.core.rulebook import Rulebook
 from services.scoring.core.scores import scores_and_members
@@ -74,7 +74,7 @@ class Decoded:
     """A valid record: the ledger it belongs to and what to fold into it."""
 
     key: LedgerKey
-    item: Fact | Void
+    item: Item
     event: DecodedEvent
 
 
@@ -87,7 +87,7 @@ def decode(
     if event.event_type.stream is not streams.get(d.topic):
         raise ContractError(f"{event.envelope.type} does not belong on topic {d.topic}")
     check_time_window(event.payload, now, window)
-    item = fact_of_decoded(event)
+    item = item_of_decoded(event)
     return Decoded(
         LedgerKey(event.envelope.subject, event.event_type.stream.value, item.month[:4]), item, event
     )

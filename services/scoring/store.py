@@ -16,10 +16,11 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DocumentTooLarge, PyMongoError
 
 from services.scoring.core.facts import Fact
-from services.scoring.core.ledger import Ledger
+from services.scoring.core.ledger import Ledger, restored
 from services.scoring.core.scores import PeriodScore
 from services.scoring.core.summary import LedgerSummary, period_summary
 from services.scoring.generations import Generation
+from services.scoring.review_store import decision_columns, decisions_of
 
 FACT_FIELDS = [f.name for f in fields(Fact)]
 WRITE_CHUNK = 200  # documents per bulk command: big enough to amortise, small enough to stay quick
@@ -117,7 +118,7 @@ def _encoded(key: LedgerKey, doc: dict[str, Any], max_bytes: int) -> RawBSONDocu
 def encode_ledger(scored: ScoredLedger, max_bytes: int) -> RawBSONDocument:
     """The ledger as one document holding every fact: what a rescore writes, once per ledger."""
     doc = _head(scored)
-    doc["facts"] = _columns(scored.stored.ledger.facts.values())
+    doc["facts"] = _columns(scored.stored.ledger.stored_facts(), scored.stored.ledger.review)
     return _encoded(scored.key, doc, max_bytes)
 
 
@@ -130,10 +131,11 @@ def encode_months(
     a write grows with the document. Written months first, heads after: a head never names
     facts that are not stored, and facts stored past the head's offset are folded again."""
     key, by_month = scored.key, defaultdict(list)
-    for f in scored.stored.ledger.facts.values():
+    for f in scored.stored.ledger.stored_facts():  # held for review too
         by_month[f.month[5:7]].append(f)
+    review = scored.stored.ledger.review
     docs = [
-        _encoded(key, {"_id": f"{key.id}|{mm}", "facts": _columns(by_month.get(mm, []))}, max_bytes)
+        _encoded(key, {"_id": f"{key.id}|{mm}", "facts": _columns(by_month.get(mm, []), review)}, max_bytes)
         for mm in sorted(by_month if months is None else months)
     ]
     head = _head(scored)
@@ -155,14 +157,18 @@ def _head(scored: ScoredLedger) -> dict[str, Any]:
         "last_event_time": summary.last_event_time,
         "points": {p: score.points for p, score in summary.scores.items()},
         "voided": sorted(scored.stored.ledger.voided),
+        **decision_columns(scored.stored.ledger.decisions.values()),  # review (审核), if any
     }
 
 
-def _columns(facts: Iterable[Fact]) -> dict[str, list]:
+def _columns(facts: Iterable[Fact], review: Collection[str] = ()) -> dict[str, list]:
     # Facts as columns (one array per field): FerretDB stores neither nested arrays nor many
-    # small documents cheaply.
+    # small documents cheaply. `review`: the ids among them submitted for review, if any.
     facts = list(facts)
-    return {name: [getattr(f, name) for f in facts] for name in FACT_FIELDS}
+    columns = {name: [getattr(f, name) for f in facts] for name in FACT_FIELDS}
+    if review and (submitted := [f.event_id for f in facts if f.event_id in review]):
+        columns["review"] = submitted
+    return columns
 
 
 def _facts(columns: dict[str, list]) -> dict[str, Fact]:
@@ -194,8 +200,10 @@ class MongoScoreStore:
         if doc is None:
             return None
         whole = "facts" in doc
+        review: set[str] = set()  # the ids submitted for review (none in a ledger stored before)
         if whole:
             facts = _facts(doc["facts"])
+            review.update(doc["facts"].get("review", ()))
         else:  # the months its head names, fetched side by side
             ids = [f"{key.id}|{mm}" for mm in doc["months"]]
             parts = await asyncio.gather(*(self._ledgers.find_one({"_id": i}) for i in ids))
@@ -204,7 +212,9 @@ class MongoScoreStore:
                 if part is None:  # written before its head: only a damaged store lacks one
                     raise StoreUnavailable(f"{key.id}: a month its head names is missing")
                 facts.update(_facts(part["facts"]))
-        ledger = Ledger(facts, set(doc["voided"]))
+                review.update(part["facts"].get("review", ()))
+        decisions = decisions_of(doc.get("decisions"))
+        ledger = restored(list(facts.values()), set(doc["voided"]), decisions, review)
         return StoredLedger(ledger, doc["offset"], doc.get("last_event_time"), whole)
 
     async def load(self, key: LedgerKey) -> StoredLedger | None:

@@ -103,9 +103,12 @@ class Intake:
     def _key(self, event_id: str) -> str:
         return f"{self.stream.value}:{event_id}"
 
-    async def submit_many(self, items: list[tuple[Payload, str | None]]) -> list[Outcome]:
-        """Accept (payload, sender's id or None) pairs; one outcome per item, in order."""
-        s = self._prepare(items)
+    async def submit_many(
+        self, items: list[tuple[Payload, str | None]], review: Callable[[Payload], bool] | None = None
+    ) -> list[Outcome]:
+        """Accept (payload, sender's id or None) pairs; one outcome per item, in order. `review`:
+        which count only once approved (a member's or clerk's submission: shared/intake/review.py)."""
+        s = self._prepare(items, review)
         try:
             existing = await self._receipts.claim_many([r for _, r in s.claims])
         except PyMongoError:
@@ -127,7 +130,9 @@ class Intake:
             s.outcomes[i] = Outcome(202, o.event_id, duplicate=True) if o and o.status == 202 else o
         return [o or Outcome(503, detail="not processed") for o in s.outcomes]
 
-    def _prepare(self, items: list[tuple[Payload, str | None]]) -> Submission:
+    def _prepare(
+        self, items: list[tuple[Payload, str | None]], review: Callable[[Payload], bool] | None
+    ) -> Submission:
         """Check times, give ids, build envelopes; an id repeated within the call is published once."""
         now = self._clock()
         s = Submission([None] * len(items))
@@ -148,7 +153,9 @@ class Intake:
                     s.repeats.append((i, first[0]))
                 continue
             first_of[key] = (i, digest)
-            envelope = build_event(event_id, self._source, self.stream, payload, now).model_dump_json()
+            needs_review = review is not None and review(payload)
+            event = build_event(event_id, self._source, self.stream, payload, now, needs_review)
+            envelope = event.model_dump_json()
             receipt = Receipt(key, digest, payload.branch_id, payload.occurred_at, envelope.encode())
             s.claims.append((i, receipt))
         return s
@@ -171,6 +178,10 @@ class Intake:
             pass  # Kafka has them; a retry re-publishes and the scoring fold drops the duplicate
         for i, r in batch:
             outcomes[i] = Outcome(202, id_of(r), duplicate=r.published)
+
+    async def find(self, event_id: str) -> Receipt | None:
+        """The receipt of `event_id` on this stream (PyMongoError when the database is away)."""
+        return await self._receipts.get(self._key(event_id))
 
     async def void(
         self, event_id: str, reason: str, allowed: Callable[[Receipt], Awaitable[None]] | None = None

@@ -5,6 +5,7 @@ from collections.abc import Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from fastapi import FastAPI
 from pydantic import Field
@@ -19,13 +20,17 @@ from shared.health import health_router
 from shared.intake import metrics as intake_metrics
 from shared.intake.accept import Intake
 from shared.intake.bodies import MAX_BATCH
+from shared.intake.evidence_routes import evidence_router
+from shared.intake.evidence_store import MongoEvidenceStore
 from shared.intake.receipts import MongoReceiptStore
+from shared.intake.review_routes import review_router
 from shared.intake.routes import intake_router
+from shared.intake.upload_limit import UploadAwareBodyLimit
 from shared.kafka import KafkaPublisher, ensure_topics
-from shared.limits import BodyLimit
 from shared.metrics import instrument
 from shared.org import REGISTRY, MongoCourtOf
 from shared.problems import install as install_problems
+from shared.review import read_policy
 from shared.settings import HttpSettings, KafkaSettings, MongoSettings, TimeWindowSettings
 
 log = logging.getLogger(__name__)
@@ -41,6 +46,8 @@ class IntakeSettings(HttpSettings):
     mongo: MongoSettings = Field(default_factory=MongoSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     time_window: TimeWindowSettings = Field(default_factory=TimeWindowSettings)
+    # The rulebook whose [review] table names the kinds a member's or clerk's record needs review for.
+    rulebook: Path = Path(__file__).resolve().parents[2] / "services" / "scoring" / "rulebook.toml"
 
 
 @dataclass(frozen=True)
@@ -91,11 +98,15 @@ def create_app(
     app.state.authenticator = Authenticator(settings.auth)
     app.state.auditor = Auditor(publisher, settings.kafka, spec.name)  # the audit trail (shared/audit.py)
     app.state.org = MongoCourtOf(db[REGISTRY])  # a branch's court, for the writers' reach
+    app.state.review_policy = read_policy(settings.rulebook)  # 审核: the rulebook's [review]
+    app.state.evidence = MongoEvidenceStore(db["evidence_files"], db["evidence_attached"])
     install_problems(app)
     install_docs(app)
     instrument(app, spec.name)
     intake_metrics.declare(spec.name, spec.stream)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(UploadAwareBodyLimit, max_bytes=settings.max_body_bytes)  # evidence: 10 MB
     app.include_router(health_router({"kafka": publisher.check, "mongodb": lambda: mongo.check(client)}))
     app.include_router(intake_router(spec.resource, spec.model))
+    app.include_router(review_router(spec.resource))  # :approve, :decline
+    app.include_router(evidence_router(spec.resource))
     return app

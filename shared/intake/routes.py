@@ -24,6 +24,7 @@ from shared.intake.bodies import (
     submission_model,
 )
 from shared.intake.docs import VOID_EXAMPLE, batch_example, example_of, single
+from shared.intake.pending import review_of
 from shared.intake.receipts import Receipt
 from shared.principal import Principal, Refused, check_member
 from shared.problems import Problem, field_errors, problem_responses, title_of
@@ -149,7 +150,8 @@ def intake_router(
         event_id = _pick_id(body.id, idempotency_key)  # type: ignore[attr-defined]
         record = record_of(body)
         await _check_reach(request, who, record.branch_id, acting_member(record))  # type: ignore[attr-defined]
-        outcome = (await intake(request).submit_many([(payload_of(record), event_id)]))[0]  # type: ignore[list-item]
+        pending = review_of(request, who)  # a member's or clerk's record counts once approved
+        outcome = (await intake(request).submit_many([(payload_of(record), event_id)], pending))[0]  # type: ignore[list-item]
         return _answer(outcome)
 
     @router.post(
@@ -183,7 +185,8 @@ def intake_router(
                 invalid[i] = BatchItemResult(index=i, status=403, detail=err.detail)
                 continue
             valid.append((i, payload_of(record), parsed.id))  # type: ignore[attr-defined]
-        outcomes = await intake(request).submit_many([(r, eid) for _, r, eid in valid])  # type: ignore[misc]
+        pending = review_of(request, who)
+        outcomes = await intake(request).submit_many([(r, eid) for _, r, eid in valid], pending)  # type: ignore[misc]
         return _batch_response(
             len(items), invalid, [(i, o) for (i, _r, _e), o in zip(valid, outcomes, strict=True)]
         )

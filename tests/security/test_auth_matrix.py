@@ -29,6 +29,7 @@ from tests.security.live import (
     token_scopes,
 )
 from tests.security.member_matrix import MEMBER_PATH, check_member_registry
+from tests.security.review_matrix import check_review_route, is_review_route
 
 each_service = pytest.mark.parametrize("service", SERVICES)
 # Reads that need one of two optional parameters (OpenAPI cannot say "exactly one of"): without
@@ -428,8 +429,12 @@ def test_every_route_checks_scope_and_organisation_for_every_role(service, org, 
         for role in roles:
             if service != "scoring" and ":void" in op.path:
                 check_void(op, org, role, records[service])
+            elif service != "scoring" and is_review_route(op.path):
+                check_review_route(op, org, role, records[service], judge)
             elif service != "scoring":
                 check_submission(op, org, role)
+            elif is_review_route(op.path):  # the review page's forwarding routes
+                check_review_route(op, org, role, records["liaison"], judge)
             elif op.method == "PUT" and "{branch_id}" in op.path:
                 check_registry(op, org, role)
             elif op.path == MEMBER_PATH:

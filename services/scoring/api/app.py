@@ -31,6 +31,9 @@ from services.scoring.api.rankings import (
 from services.scoring.api.read_model import MongoReadModel
 from services.scoring.api.score_view import FeedFollower
 from services.scoring.api.stats import stats_router
+from services.scoring.api.review_page import review_page_router
+from services.scoring.api.review_proxy import review_proxy_router
+from services.scoring.api.submissions import submissions_router
 from services.scoring.api.summary import summary_router
 from services.scoring.generations import Generation, MongoGenerations
 from services.scoring.rulebooks import DEFAULT_RULEBOOK, parse_rulebook_text, read_rulebook_text
@@ -157,6 +160,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(summary_router(settings.city))
     app.include_router(audit_router(settings.kafka))  # GET /v1/audit; the API's own audit events
     app.include_router(exports_router())
+    app.include_router(submissions_router(settings.kafka))  # GET /v1/submissions (审核)
+    app.include_router(review_proxy_router())  # the review page's decisions and evidence reads
+    app.include_router(review_page_router())  # GET /review
     app.include_router(annual_report_router(settings.city, settings.report_font))
     app.include_router(grades_router())  # GET /v1/grades, /v1/excellent: the yearly examination
     app.include_router(member_scores_router())  # members' scores, from the feed's member records

@@ -6,6 +6,7 @@ from typing import Any, Literal, cast
 
 from services.scoring.core.grade_rules import ExcellentRule, GradeRule, parse_grade_rules
 from shared.contracts import TERMS, ContactKind, DeploymentKind, TrainingKind
+from shared.review import parse_policy
 
 DIMENSIONS = ("service", "trial", "people", "team")
 DIMENSION_LABELS = {
@@ -91,6 +92,10 @@ def parse_rulebook(data: dict[str, Any]) -> Rulebook:
         problems.append("finalisation.appeal_days must be a whole number of days from 0 to 365")
     grades, excellent, grade_problems = parse_grade_rules(data, set(kinds))
     problems += grade_problems
+    try:  # [review]: the kinds a member's or clerk's record needs review for (审核; intakes read it)
+        parse_policy(data)
+    except ValueError as err:
+        problems.append(str(err).removeprefix("invalid rulebook: "))
     if problems:
         raise ValueError("invalid rulebook: " + "; ".join(problems))
     return Rulebook(
