@@ -5,6 +5,9 @@ keyboard, a big screen and a printer; axe-core finds no serious or critical viol
 
 One fresh court with 2024 data is written once for the module; the demo year is only read."""
 
+import asyncio
+import csv
+import io
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -13,8 +16,10 @@ from pathlib import Path
 
 import axe_playwright_python
 import httpx
+import openpyxl
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
+from pypdf import PdfReader
 
 from tests.conftest import URLS, new_id, poll
 from tests.e2e.test_board import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LIVE_S, watch
@@ -340,3 +345,42 @@ async def test_big_screen_and_print(browser, tokens, court):
     assert await page.locator("#advanced").evaluate("e => getComputedStyle(e).overflowY") == "visible"
     assert seen["errors"] == [], seen["errors"]
     await page.context.close()
+
+
+async def test_the_download_buttons_hand_over_the_views_ranking_and_the_years_report(browser, tokens, court):
+    """CSV and XLSX of the ranking shown and the year's PDF report, fetched with the viewer's token
+    (never in a URL) and saved under the server's Chinese title; each file read back."""
+    context = await browser.new_context(viewport=DESKTOP, accept_downloads=True)
+    page = await context.new_page()
+    seen = watch(page)
+    await page.goto(f"{SCORING}/board?period={PERIOD}&court={court.court}#token={tokens['reader']}")
+    await expect(page.locator("#rows tr[data-branch-id]")).to_have_count(3, timeout=LIVE_S * 1000)
+    async with httpx.AsyncClient(timeout=60) as client:
+        ranking = await get(client, tokens["reader"], "/v1/rankings", period=PERIOD, court=court.court)
+    ids = [row["branch_id"] for row in ranking["rows"]]
+
+    async def download(button: str) -> tuple[str, bytes]:
+        async with page.expect_download(timeout=LIVE_S * 1000) as info:
+            await page.locator(button).click()
+        saved = await info.value
+        return saved.suggested_filename, await asyncio.to_thread(Path(await saved.path()).read_bytes)
+
+    name, body = await download("#download-csv")
+    assert name == f"党支部排名-{PERIOD}-总分-{court.court}.csv"
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+    assert rows[0][:2] == ["名次 Rank", "支部编号 Branch ID"] and [r[1] for r in rows[1:]] == ids
+    name, body = await download("#download-xlsx")
+    assert name == f"党支部排名-{PERIOD}-总分-{court.court}.xlsx"
+    sheet = openpyxl.load_workbook(io.BytesIO(body), read_only=True).active
+    assert [r[1] for r in sheet.iter_rows(min_row=2, values_only=True)] == ids
+    await expect(page.locator("#download-status")).to_contain_text("已下载 Downloaded")
+
+    name, body = await download("#download-pdf")  # the year of the period shown, the court shown
+    assert name.endswith("-2024年度党支部考评报告.pdf") and name.startswith("看板领导测试法院")
+    text = re.sub(r"\s+", " ", " ".join(p.extract_text() for p in PdfReader(io.BytesIO(body)).pages))
+    assert "看板领导测试法院" in text and "2024年度党支部考评报告" in text
+    assert "民一庭党支部" in text and "青年党支部" in text
+    sent = [url.split("#")[0] for url in seen["requests"]]  # the fragment never leaves the browser
+    assert not any(tokens["reader"] in url for url in sent), "the token must never be in an address"
+    assert seen["errors"] == [], seen["errors"]
+    await context.close()

@@ -35,6 +35,17 @@ export async function getJSON(path, params, token, signal) {
   return response.json();
 }
 
+/** A file the API answers (an export, a report), with its Content-Disposition. */
+export async function getFile(path, params, token, signal) {
+  const response = await fetch(url(path, params), {
+    headers: { Authorization: `Bearer ${token}` },
+    cache: 'no-store',
+    signal,
+  });
+  if (!response.ok) throw await failure(response);
+  return { blob: await response.blob(), disposition: response.headers.get('content-disposition') || '' };
+}
+
 /** Dispatch each Server-Sent Event of `text` lines; return the unfinished tail. */
 function parse(buffer, pending, onEvent) {
   const lines = buffer.split(/\r\n|\r|\n/);

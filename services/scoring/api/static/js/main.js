@@ -3,6 +3,7 @@
 import { AdvancedPanel } from './advanced.js';
 import { BoardPanels } from './summary.js';
 import { ApiError, getJSON } from './api.js';
+import { bindDownloads } from './download.js';
 import { forgetToken, keepToken, takeToken } from './auth.js';
 import { $, asOf, fill, h } from './dom.js';
 import { Drill } from './drill.js';
@@ -262,6 +263,10 @@ function begin() {
 bindSignIn();
 bindFilters();
 bindBigScreen();
+bindDownloads(
+  () => ({ period: periodOf(state.period), year: state.period.year, dimension: state.dimension, court: state.court, token: state.token }),
+  failed,
+);
 drill.dialog.addEventListener('close', () => {
   state.branch = '';
   if (state.period) writeQuery({ period: periodOf(state.period), dimension: state.dimension, court: state.court });
