@@ -45,6 +45,9 @@ KNOWN_METRICS = {
     "scoring_routed_total",
     # scoring API (announced: the top-branches panel waits for it)
     "scoring_branch_score",
+    # scoring API: the review queue (审核)
+    "scoring_pending_records",
+    "scoring_oldest_pending_age_seconds",
     # scoring API: reminders and their webhooks (提醒)
     "reminder_deliveries_total",
     "reminder_delivery_seconds_bucket",
