@@ -69,22 +69,34 @@ def objects(spec: dict, schema: dict, seen: set[str]) -> list[tuple[str, dict]]:
     return found
 
 
+REVIEWED = ("deployments", "contacts", "completions")  # each service's own stream's records
+
+
 def request_bodies(spec: dict, resource: str) -> dict[str, dict]:
-    """path -> the application/json request body of its POST, for one resource of the service."""
+    """path -> the application/json request body of its POST, for one resource of the service
+    (evidence is posted as the file itself: not JSON)."""
     return {
         path: op["post"]["requestBody"]["content"]["application/json"]
         for path, op in spec["paths"].items()
         if "post" in op
         and (path == f"/v1/{resource}" or path.startswith((f"/v1/{resource}:", f"/v1/{resource}/")))
+        and "application/json" in op["post"]["requestBody"]["content"]
     }
 
 
-def test_there_are_three_write_routes_per_resource(doc):
+def test_the_json_write_routes_of_each_resource(doc):
     resource, spec = doc
+    # A stream's records are reviewed (审核) by :approve and :decline, a reason each, as a void.
+    decisions = (
+        {f"/v1/{resource}/{{event_id}}:{v}" for v in ("approve", "decline")}
+        if resource in REVIEWED
+        else set()
+    )
     assert set(request_bodies(spec, resource)) == {
         f"/v1/{resource}",
         f"/v1/{resource}:batch",
         f"/v1/{resource}/{{event_id}}:void",
+        *decisions,
     }
 
 
@@ -128,8 +140,9 @@ def test_every_route_has_a_valid_example_body(doc):
         assert len({item["id"] for item in value["items"]}) == len(value["items"]) > 1
         for item in value["items"]:
             model.model_validate({k: v for k, v in item.items() if k != "id"})
-    for value in examples[f"/v1/{resource}/{{event_id}}:void"]:
-        VoidRequest.model_validate(value)
+    for verb in ("void", "approve", "decline") if resource in REVIEWED else ("void",):
+        for value in examples[f"/v1/{resource}/{{event_id}}:{verb}"]:
+            VoidRequest.model_validate(value)
 
 
 def test_errors_are_documented_as_problem_json(doc):
