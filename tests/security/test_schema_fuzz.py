@@ -36,6 +36,9 @@ FEWER_EXAMPLES = {"/v1/compliance": 5, "/v1/advanced-branches": 5, "/v1/board/su
 # fuzzed for a court nobody registers; their figures are tested in tests/integration/test_exports.py.
 EXPORTS_BY_COURT = {"/v1/exports/rankings", "/v1/exports/stats", "/v1/exports/compliance"}
 FEWER_EXAMPLES |= {"/v1/exports/advanced-branches": 5}
+# The annual PDF reads a year's ranking, compliance, candidates and stats, and lays out a document
+# (seconds for the city); its figures are tested in tests/integration/test_annual_report.py.
+FEWER_EXAMPLES |= {"/v1/reports/annual": 5}
 TOKEN_OF = {"scoring": "DEV_ADMIN_TOKEN"}  # the admin token holds every scope the API asks for
 
 
