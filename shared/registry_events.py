@@ -30,6 +30,8 @@ def registry_topic(database: str) -> str:
 BRANCH_TYPE = f"{TYPE_PREFIX}registry.branch.v1"
 MEMBER_TYPE = f"{TYPE_PREFIX}registry.member.v1"
 Id = Annotated[str, Field(pattern=ID_PATTERN)]
+# Dates of the registry: real calendar days, in a span where a day before or after still exists.
+Day = Annotated[date, Field(ge=date(1900, 1, 1), le=date(2999, 12, 31))]
 
 
 class BranchChanged(Contract):
@@ -40,7 +42,7 @@ class BranchChanged(Contract):
     court: Id
     court_name: Annotated[str | None, Field(max_length=100, pattern=LINE_PATTERN)] = None
     members: Annotated[int, Strict(), Field(ge=1, le=10_000)]
-    effective: date | None = None
+    effective: Day | None = None
 
 
 class MemberChanged(Contract):
@@ -49,9 +51,9 @@ class MemberChanged(Contract):
     member_id: Id
     branch_id: Id
     role: Literal["secretary", "committee", "member"]
-    joined: date
-    left: date | None = None
-    effective: date
+    joined: Day
+    left: Day | None = None
+    effective: Day
 
 
 def encode(event: BranchChanged | MemberChanged, source: str = "scoring-api") -> tuple[bytes, bytes]:

@@ -166,6 +166,8 @@ async def test_a_branch_change_applies_from_its_effective_date_on(world, tokens)
     [
         ({"nickname": "x"}, "nickname"),
         ({"joined": "2024-02-30"}, "joined"),
+        ({"joined": "0001-01-01"}, "joined"),
+        ({"effective": "3000-01-01"}, "effective"),
         ({"left": "2023-12-31"}, "left"),
         ({"role": "boss"}, "role"),
         ({"name": "张\u0007三"}, "name"),

@@ -45,6 +45,8 @@ def test_period_days_cover_months_quarters_years_and_the_leap_day():
     assert period_days("2024-Q4") == (D(2024, 10, 1), D(2024, 12, 31))
     assert period_days("2024-12") == (D(2024, 12, 1), D(2024, 12, 31))
     assert period_days("2024") == (D(2024, 1, 1), D(2024, 12, 31))
+    assert period_days("9999") == (D(9999, 1, 1), D(9999, 12, 31))  # every period the API takes
+    assert period_days("0000-Q1") == (D(1, 1, 1), D(1, 3, 31))
 
 
 def test_a_branch_change_applies_from_its_date_on_never_backwards():

@@ -1,7 +1,7 @@
 """The branch registry (city → court → branch) and a branch's score breakdown."""
 
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -21,6 +21,7 @@ from shared.auth import ADMIN, Admin, AuthFirstRoute, Reader, require_court
 from shared.contracts import ID_PATTERN, LINE_PATTERN, Contract
 from shared.kafka import BrokerUnavailable, RecordTooLarge
 from shared.problems import Problem
+from shared.registry_events import Day
 
 BranchId = Annotated[str, Path(pattern=ID_PATTERN, examples=["zy-civil-1"])]
 
@@ -41,7 +42,7 @@ class BranchIn(Contract):
 class BranchPut(BranchIn):
     """A branch to register, and from when: a change applies from `effective` on, never backwards."""
 
-    effective: date | None = Field(
+    effective: Day | None = Field(
         default=None,
         description="the first day these fields hold (Asia/Shanghai); absent: for every period, as before",
         examples=["2024-07-01"],

@@ -25,7 +25,7 @@ from shared.auth import AuthFirstRoute, Reader, require_branch, require_court, s
 from shared.contracts import ID_PATTERN, LINE_PATTERN, Contract
 from shared.principal import ADMIN, Principal
 from shared.problems import Problem
-from shared.registry_events import MemberChanged
+from shared.registry_events import Day, MemberChanged
 from shared.settings import KafkaSettings
 
 NAMES = "member_names"
@@ -53,10 +53,10 @@ class MemberIn(Contract):
     ]
     branch_id: Annotated[str, Field(pattern=ID_PATTERN, examples=["zy-civil-1"])]
     role: Annotated[Role, Field(description="secretary 书记, committee 委员, member 党员")]
-    joined: Annotated[date, Field(examples=["2015-07-01"])]
-    left: date | None = None
+    joined: Annotated[Day, Field(examples=["2015-07-01"])]
+    left: Day | None = None
     effective: Annotated[
-        date | None,
+        Day | None,
         Field(description="from when (Asia/Shanghai); default: joined for a new member, today for a change"),
     ] = None
 

@@ -3,6 +3,7 @@ the registry events, and what follows from them for a period: a branch's registe
 roster and so its member count, a member's branch on a day. Pure rules: no I/O, no clock."""
 
 import bisect
+import calendar
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -159,17 +160,17 @@ def members_in(registry: Registry, branch_id: str, start: date, end: date, regis
 
 
 def period_days(period: str) -> tuple[date, date]:
-    """The first and last day of a period ("2024", "2024-Q3", "2024-08")."""
-    year = int(period[:4])
+    """The first and last day of a period ("2024", "2024-Q3", "2024-08"); year 0000 is read as 0001
+    (the calendar's first: nothing is registered so early)."""
+    year = max(int(period[:4]), 1)
     if "-Q" in period:
         q = int(period[-1])
-        first, months = date(year, 3 * q - 2, 1), 3
+        first, last = 3 * q - 2, 3 * q
     elif "-" in period:
-        first, months = date(year, int(period[5:7]), 1), 1
+        first = last = int(period[5:7])
     else:
-        first, months = date(year, 1, 1), 12
-    m = first.month - 1 + months
-    return first, date(year + m // 12, m % 12 + 1, 1) - _DAY
+        first, last = 1, 12
+    return date(year, first, 1), date(year, last, calendar.monthrange(year, last)[1])
 
 
 def roster_of(
