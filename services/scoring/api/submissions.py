@@ -98,6 +98,10 @@ class SubmissionFollower:
         self.view = SubmissionView()
         self.caught_up = False
 
+    async def check(self) -> str | None:
+        """Readiness: None once the view holds every record the topics had when it started."""
+        return None if self.caught_up else "submissions: still reading the intake topics"
+
     def oldest_pending_age(self) -> float:
         waiting = [s.submitted_at for s in self.view.pending()]
         return max((self._clock() - min(waiting)).total_seconds(), 0.0) if waiting else 0.0
@@ -155,7 +159,9 @@ async def _visible(
 
 
 def submissions_router(kafka: KafkaSettings) -> APIRouter:
-    """The route, and (for the app's lifetime) the follower that feeds it and the gauges."""
+    """The route, and (for the app's lifetime) the follower that feeds it and the gauges. Not a
+    readiness check: reading a demo year's topics takes half a minute, and the process serves
+    everything else meanwhile (the route answers 503 with Retry-After until then)."""
     follower = SubmissionFollower(kafka)
 
     @asynccontextmanager
