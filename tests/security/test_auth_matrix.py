@@ -275,6 +275,10 @@ def timed_body(op: Operation, branch: str, member: str, year: str) -> dict[str, 
     dated = {
         k: re.sub(r"^20[0-9]{2}-", f"{year}-", v) if isinstance(v, str) else v for k, v in record.items()
     }
+    if isinstance(dated.get("year"), int):  # the yearly examination's records name their year
+        dated["year"] = int(year)
+    if "voter_id" in dated:  # a ballot: a member's own token casts its own (about any member)
+        dated["voter_id"] = member
     return {**dated, "branch_id": branch, "member_id": member, "id": new_id("sec-org")}
 
 
