@@ -15,7 +15,11 @@ YEAR = "1999"
 def check_closing(op: Any, org: Any, role: Any, send: Callable, judge: Callable, own_member: str) -> None:
     """Every case of one closing-the-year operation for one role (send and judge: the matrix's)."""
     admin = ADMIN in role.scopes
-    if op.method == "GET" and "{court}" in op.path:
+    if op.method == "GET" and "{" not in op.path:  # court= is required: a court-bound caller names its own
+        for case, court in (("own court", org.a), ("another court", org.b)):
+            response = send(op, role, op.path, {"year": YEAR, "court": court})
+            judge(op, role, case, response, role.court in (None, court))
+    elif op.method == "GET" and "{court}" in op.path:
         for case, court in (("own court", org.a), ("another court", org.b)):
             path = op.path.replace("{court}", court).replace("{year}", YEAR).replace("{version}", "1")
             judge(op, role, case, send(op, role, path, {}), role.court in (None, court))
