@@ -82,7 +82,8 @@ def _render(path: Path, content: AnnualContent) -> bytes:
 
 def court_name(registry: dict[str, Branch], ids: list[str], court: str) -> str:
     """A court's name as GET /v1/courts gives it: its first branch's, else its id."""
-    return next((registry[b].court_name for b in sorted(ids) if registry[b].court_name), None) or court
+    names = (registry[b].court_name for b in sorted(ids) if b in registry)
+    return next((name for name in names if name), None) or court
 
 
 def pool_quota(
@@ -96,7 +97,10 @@ def pool_quota(
     GET /v1/advanced-branches builds them: every registered branch with its yearly total and its
     kept share of required cadences."""
     ratios = table.ratios()
-    candidates = [advanced.Candidate(b, registry[b].court, total.value(b) or 0.0, ratios[b]) for b in ratios]
+    court_of = {b: x.court for b, x in registry.items()}
+    candidates = [
+        advanced.Candidate(b, court_of.get(b, ""), total.value(b) or 0.0, ratios[b]) for b in ratios
+    ]
     scope, share = ("本院 court", rule.court_share) if court else ("全市 city", rule.city_share)
     fit = advanced.eligible(candidates, rule)
     places = advanced.quota(len(candidates), share)
@@ -106,8 +110,8 @@ def pool_quota(
 async def gather(request: Request, year: str, court: str | None, city: str) -> AnnualContent:
     """The year's answers of the leaders' routes for `court` (None: the city)."""
     model: MongoReadModel = request.app.state.read_model
-    registry = await model.branches()
-    ids = await model.court_branches(court) if court else list(registry)
+    registry = await model.registry_for(year)  # as registered that year, as the routes read it
+    ids = await model.court_branches(court, year) if court else list(registry)
     if court and not ids:
         raise Problem(404, "Not Found", f"no registered branch in court {court}")
     rankings = [
