@@ -1,17 +1,22 @@
 """The annual report's PDF layout (no system needed): Chinese text extractable, every font embedded,
 no address anywhere, and registry text shown as text, never read as markup."""
 
+import asyncio
 import io
 import re
+import threading
 from datetime import UTC, datetime
 
 import pytest
 from pypdf import PdfReader
 
+from services.scoring.api import annual_report
 from services.scoring.api.annual_content import AnnualContent, Quota, Ranked, figure, worst_first
 from services.scoring.api.annual_pdf import render
+from services.scoring.api.annual_report import RENDERING, WAITING, Renderer
 from services.scoring.api.pdf_font import CANDIDATES, FontMissing, font_path, register
 from services.scoring.core.rulebook import DIMENSIONS
+from shared.problems import Problem
 
 HOSTILE = "审判<b>一</b>庭 & <font name=x>党支部</font>"
 
@@ -158,3 +163,28 @@ def test_no_font_is_a_clear_error(tmp_path):
     with pytest.raises(FontMissing, match="SCORING_API_REPORT_FONT"):
         font_path(tmp_path / "missing.ttc")
     assert any(p.is_file() for p in CANDIDATES)  # provisioned here (fonts-wqy-microhei)
+
+
+async def test_a_server_without_the_font_answers_503_saying_what_to_install(tmp_path):
+    renderer = Renderer(tmp_path / "missing.ttc")
+    with pytest.raises(Problem) as refused:
+        renderer.font()
+    assert refused.value.status == 503 and "SCORING_API_REPORT_FONT" in refused.value.detail
+
+
+async def test_reports_are_laid_out_one_at_a_time_and_a_full_queue_is_503(monkeypatch):
+    release, started = threading.Event(), threading.Event()
+    monkeypatch.setattr(
+        annual_report, "_render", lambda path, content: (started.set(), release.wait(30), b"%PDF")[2]
+    )
+    renderer = Renderer(None)
+    queued = [
+        asyncio.create_task(renderer.pdf(content([row(1, "t-1", "一支部", 1.0)])))
+        for _ in range(RENDERING + WAITING)
+    ]
+    await asyncio.to_thread(started.wait, 30)
+    with pytest.raises(Problem) as busy:
+        await renderer.pdf(content([row(1, "t-1", "一支部", 1.0)]))
+    assert busy.value.status == 503 and busy.value.headers == {"Retry-After": "5"}
+    release.set()
+    assert await asyncio.gather(*queued) == [b"%PDF"] * (RENDERING + WAITING)
