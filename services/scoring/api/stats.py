@@ -41,8 +41,9 @@ class Stats(BaseModel):
 
 def month_range(first: str, last: str) -> list[str]:
     y, m = int(first[:4]), int(first[5:])
+    end = (int(last[:4]), int(last[5:]))  # compared as numbers: "10000-01" sorts before "9999-12"
     months: list[str] = []
-    while f"{y:04d}-{m:02d}" <= last and len(months) <= MAX_MONTHS:
+    while (y, m) <= end and len(months) <= MAX_MONTHS:
         months.append(f"{y:04d}-{m:02d}")
         y, m = (y + 1, 1) if m == 12 else (y, m + 1)
     return months
