@@ -6,6 +6,7 @@ from services.scoring.routing import routed_topics
 from services.scoring.score_feed import feed_topic
 from services.scoring.worker import WorkerSettings
 from shared.contracts import AUDIT, DEAD_LETTER, TOPICS, Stream
+from shared.registry_events import registry_topic
 from tests.conftest import load_stack
 from tools.kafka_access.__main__ import AccessSettings
 from tools.kafka_access.grants import API, INTAKE, SERVICES, WORKER, Acl, Operation, acls, may
@@ -68,6 +69,13 @@ def test_every_service_may_ensure_every_topic_it_may_be_first_to_need():
             feed_topic(DATABASE),
         ]:
             assert may(RULES, user, DESCRIBE, topic) and may(RULES, user, CREATE, topic), (user, topic)
+
+
+def test_the_api_keeps_the_registry_of_its_database_and_every_name_is_concrete():
+    topic = registry_topic(DATABASE)
+    assert may(RULES, API, WRITE, topic) and may(RULES, API, READ, topic)
+    assert not any(may(RULES, u, WRITE, topic) for u in (WORKER, *INTAKE.values(), PRODUCER))
+    assert not [r.name for r in RULES if "<" in r.name]  # a template left unfilled grants nothing
 
 
 def test_a_topic_missing_from_the_registry_is_nobodys():

@@ -17,7 +17,7 @@ from services.scoring.routing import routed_topics
 from services.scoring.score_feed import feed_topic
 from shared.contracts import AUDIT, DEAD_LETTER, TOPICS, Stream
 from shared.finalisations import FINALISATIONS
-from shared.registry_events import REGISTRY
+from shared.registry_events import registry_topic
 
 ADMIN = "admin"
 WORKER = "scoring-worker"
@@ -83,7 +83,8 @@ def registry(app_id: str, database: str, producers: tuple[str, ...] = ()) -> lis
         # Rescores (run with the worker's user) and every state-changing request are audited.
         Access(AUDIT.name, (API, WORKER, *intake), (API,)),
         # The API's own: the branch and member registry, finalisations.
-        *(Access(t.name, (API,), (API,)) for t in (REGISTRY, FINALISATIONS)),
+        Access(registry_topic(database), (API,), (API,)),
+        Access(FINALISATIONS.name, (API,), (API,)),
         # Faust's own topics (its group's leader topic, changelogs): named after its group.
         Access(f"{app_id}-", (WORKER,), (WORKER,), prefixed=True),
     ]
