@@ -38,7 +38,7 @@ from shared.auth import (
     require_court,
     scope_check,
 )
-from shared.kafka import KafkaPublisher
+from shared.kafka import BrokerUnavailable, KafkaPublisher, RecordTooLarge
 from shared.principal import WRITE_EVENTS, Principal
 from shared.problems import Problem, problem_responses
 from shared.settings import KafkaSettings
@@ -82,6 +82,11 @@ def finalisation_router(kafka: KafkaSettings) -> APIRouter:
     async def write(event: rules.Event) -> Outcome:
         try:
             outcome = await log.write(publisher, event, SOURCE)
+        except BrokerUnavailable:  # audited as an attempt: nothing was written
+            detail = "Kafka did not take the event: nothing changed, retry after Retry-After seconds"
+            raise Problem(503, "Service Unavailable", detail, headers={"Retry-After": "2"}) from None
+        except RecordTooLarge:  # a court's year over the broker's message size: nothing is frozen
+            raise Problem(503, "Service Unavailable", "the version is over Kafka's message size") from None
         except NotReadBack as err:
             raise Problem(
                 503, "Service Unavailable", f"{err}: read it again", headers={"Retry-After": "2"}
