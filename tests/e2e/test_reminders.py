@@ -30,7 +30,8 @@ MADE: list[str] = []  # subscriptions to remove afterwards: their receiver is go
 
 
 class Receiver:
-    """A webhook receiver: records every request; paths under /flaky/ fail twice per key first."""
+    """A webhook receiver: records every request; paths under /flaky/ fail twice per key first,
+    paths under /down/ always."""
 
     def __init__(self) -> None:
         self.calls: dict[str, list[tuple[dict[str, str], bytes, int]]] = defaultdict(list)
@@ -39,7 +40,8 @@ class Receiver:
     async def handle(self, request: web.Request) -> web.Response:
         body, key = await request.read(), request.headers.get("Idempotency-Key", "")
         tries = sum(1 for h, _, _ in self.calls[request.path] if h.get("Idempotency-Key") == key)
-        status = 500 if request.path.startswith("/flaky/") and tries < 2 else 200
+        flaky = request.path.startswith("/flaky/") and tries < 2
+        status = 500 if flaky or request.path.startswith("/down/") else 200
         self.calls[request.path].append((dict(request.headers), body, status))
         return web.json_response({"ok": status == 200}, status=status)
 
@@ -256,3 +258,21 @@ async def test_a_name_resolving_to_a_disallowed_address_at_delivery_is_not_sent_
     assert letters, "the refused delivery was not dead-lettered"
     assert b"allow-list" in letters[0]["dlq.reason"] and letters[0]["dlq.attempts"] == b"1"
     assert not receiver.calls[f"/rebound/{sub_id}"]
+
+
+async def dead_letters(sub_id: str) -> list[dict[str, bytes]]:
+    """The headers of the dead letters of one subscription."""
+    headers = [dict(r.headers) for r in await topic_records(REMINDER_DEAD_LETTER.name)]
+    return [h for h in headers if h.get("dlq.subscription") == sub_id.encode()]
+
+
+async def test_a_receiver_that_never_takes_it_gets_every_try_then_the_reminder_is_dead_lettered(
+    api, receiver
+):
+    branch_id = await branch(api)
+    path = f"/down/{branch_id}"
+    sub_id = await subscribe(api, f"{receiver.url}{path}", {"branch": branch_id}, events=["reminder.digest"])
+    await run_schedule(api)
+    letters = await poll(lambda: dead_letters(sub_id), bool, 180, 1)
+    assert letters and letters[0]["dlq.reason"] == b"transient: HTTP 500"
+    assert letters[0]["dlq.attempts"] == b"5" and len(receiver.calls[path]) == 5  # the settings' tries
