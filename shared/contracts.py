@@ -96,6 +96,22 @@ AUDIT = Topic(
     value="CloudEvents 1.0, structured JSON mode; data: actor, role, organisation, action, target, "
     "request id (never a token, a name or a record's content)",
 )
+# Reminders (提醒, services/scoring/reminders): due/overdue notices and weekly digests; the topic is
+# also the scheduler's memory of what it published (kept forever, read back at start).
+REMINDERS = Topic(
+    "reminders.v1",
+    value="CloudEvents 1.0, structured JSON mode; id: one per type, branch, kind and window",
+)
+REMINDER_DEAD_LETTER = Topic(
+    "reminders.deadletter.v1",
+    key="the subscription id",
+    value="the reminder event a subscriber never took; headers dlq.reason, dlq.subscription, dlq.attempts",
+)
+REMINDER_CONTROL = Topic(
+    "reminders.control.v1",
+    key="none",
+    value="nothing yet: its one partition's owner in the scheduler group is the one scheduler running",
+)
 
 
 class Contract(BaseModel):

@@ -29,6 +29,7 @@ from tests.security.live import (
     token_scopes,
 )
 from tests.security.member_matrix import MEMBER_PATH, check_member_registry
+from tests.security.reminder_matrix import SUBSCRIPTION_PATH, check_subscription
 from tests.security.review_matrix import check_review_route, is_review_route
 
 each_service = pytest.mark.parametrize("service", SERVICES)
@@ -443,6 +444,8 @@ def test_every_route_checks_scope_and_organisation_for_every_role(service, org, 
                 check_registry(op, org, role)
             elif op.path == MEMBER_PATH:
                 check_member_registry(op, org, role, send, judge)
+            elif op.path == SUBSCRIPTION_PATH:
+                check_subscription(op, org, role, send, judge)
             else:
                 check_read(op, org, role)
 

@@ -36,6 +36,7 @@ from services.scoring.api.review_proxy import review_proxy_router
 from services.scoring.api.submissions import submissions_router
 from services.scoring.api.summary import summary_router
 from services.scoring.generations import Generation, MongoGenerations
+from services.scoring.reminders.wiring import Reminders
 from services.scoring.rulebooks import DEFAULT_RULEBOOK, parse_rulebook_text, read_rulebook_text
 from services.scoring.score_feed import feed_topic
 from shared import mongo
@@ -114,6 +115,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
         tasks = [asyncio.create_task(follower.run()), asyncio.create_task(first_pointer())]
+        tasks += app.state.reminders.tasks()  # the scheduler (one in the group) and the deliverer
         yield
         for task in tasks:
             task.cancel()
@@ -160,6 +162,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(summary_router(settings.city))
     app.include_router(audit_router(settings.kafka))  # GET /v1/audit; the API's own audit events
     app.include_router(exports_router())
+    file_rulebook = parse_rulebook_text(rulebook_text)
+    app.state.reminders = Reminders(app, settings.kafka, db, file_rulebook, app.state.clock)
+    app.include_router(app.state.reminders.router)  # /v1/subscriptions, /v1/reminders:run
     app.include_router(submissions_router(settings.kafka))  # GET /v1/submissions (审核)
     app.include_router(review_proxy_router())  # the review page's decisions and evidence reads
     app.include_router(review_page_router())  # GET /review

@@ -49,6 +49,15 @@ class FinalisationRule:
     appeal_days: int = 7
 
 
+@dataclass(frozen=True, slots=True)
+class ReminderRule:
+    """[reminders]: a window is due from `due_days` before its last day; a window closed undone is
+    told as overdue for `overdue_days` after (not years of history to a new branch)."""
+
+    due_days: int = 7
+    overdue_days: int = 31
+
+
 @dataclass(frozen=True)
 class Rulebook:
     version: str
@@ -59,6 +68,7 @@ class Rulebook:
     cadence: dict[str, str]  # kind -> month | quarter | year
     advanced: AdvancedRule
     finalisation: FinalisationRule  # an older rulebook without [finalisation] gets its defaults
+    reminders: ReminderRule | None = None  # absent from rulebooks older than reminders
     grades: GradeRule = field(default_factory=GradeRule)  # [grades]: the defaults where absent
     excellent: ExcellentRule = field(default_factory=ExcellentRule)  # [excellent], likewise
 
@@ -106,6 +116,7 @@ def parse_rulebook(data: dict[str, Any]) -> Rulebook:
         kinds=kinds,
         cadence=dict(data["cadence"]),
         advanced=AdvancedRule(**data["advanced"]),
+        reminders=ReminderRule(**data["reminders"]) if "reminders" in data else None,
         finalisation=finalisation,
         grades=grades,
         excellent=excellent,
