@@ -11,6 +11,7 @@ from aiokafka.protocol.admin import CreateAclsRequest
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.scoring.reminders.settings import RemindersSettings
 from shared.settings import KafkaSettings, MongoSettings
 from tools.kafka_access.grants import Acl, acls
 
@@ -62,7 +63,9 @@ def main() -> None:
     parser.add_argument("producers", nargs="*", help="trusted producers' users (producer-...)")
     args = parser.parse_args()
     settings = AccessSettings()
-    rules = acls(settings.app_id, settings.mongo.database, tuple(args.producers))
+    reminders = RemindersSettings()
+    groups = (reminders.scheduler_group, reminders.delivery_group)
+    rules = acls(settings.app_id, settings.mongo.database, tuple(args.producers), groups)
     if args.action == "list":
         for r in rules:
             where = f"{r.resource.name.lower()} {r.name} ({r.pattern.name.lower()})"

@@ -15,7 +15,15 @@ from enum import IntEnum
 
 from services.scoring.routing import routed_topics
 from services.scoring.score_feed import feed_topic
-from shared.contracts import AUDIT, DEAD_LETTER, TOPICS, Stream
+from shared.contracts import (
+    AUDIT,
+    DEAD_LETTER,
+    REMINDER_CONTROL,
+    REMINDER_DEAD_LETTER,
+    REMINDERS,
+    TOPICS,
+    Stream,
+)
 from shared.finalisations import FINALISATIONS
 from shared.registry_events import registry_topic
 
@@ -82,9 +90,12 @@ def registry(app_id: str, database: str, producers: tuple[str, ...] = ()) -> lis
         Access(feed_topic(database), (WORKER,), (API,)),
         # Rescores (run with the worker's user) and every state-changing request are audited.
         Access(AUDIT.name, (API, WORKER, *intake), (API,)),
-        # The API's own: the branch and member registry, finalisations.
+        # The API's own: the branch and member registry, finalisations, reminders and their control.
         Access(registry_topic(database), (API,), (API,)),
-        Access(FINALISATIONS.name, (API,), (API,)),
+        *(
+            Access(t.name, (API,), (API,))
+            for t in (FINALISATIONS, REMINDERS, REMINDER_DEAD_LETTER, REMINDER_CONTROL)
+        ),
         # Faust's own topics (its group's leader topic, changelogs): named after its group.
         Access(f"{app_id}-", (WORKER,), (WORKER,), prefixed=True),
     ]
