@@ -66,9 +66,7 @@ async def ensure_topics(
     wanted = list(names) if names is not None else [t.name for t in TOPICS.values()]
     if names is None:
         wanted += [DEAD_LETTER.name, AUDIT.name]
-    admin = AIOKafkaAdminClient(
-        **settings.client_options(), request_timeout_ms=settings.request_timeout_ms
-    )
+    admin = AIOKafkaAdminClient(**settings.client_options(), request_timeout_ms=settings.request_timeout_ms)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -91,9 +89,7 @@ async def ensure_topics(
 
 async def partitions_of(settings: KafkaSettings, names: list[str]) -> list[TopicPartition]:
     """Every partition of the named topics, as the broker describes them."""
-    admin = AIOKafkaAdminClient(
-        **settings.client_options(), request_timeout_ms=settings.request_timeout_ms
-    )
+    admin = AIOKafkaAdminClient(**settings.client_options(), request_timeout_ms=settings.request_timeout_ms)
     await admin.start()
     try:
         described = await admin.describe_topics(names)

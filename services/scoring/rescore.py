@@ -161,9 +161,7 @@ async def end_offsets(kafka: KafkaSettings) -> dict[TopicPartition, int]:
 async def commit_offsets(kafka: KafkaSettings, group: str, ends: dict[TopicPartition, int]) -> None:
     """Commit offsets for a consumer group that has no members yet (so a manually assigned
     consumer may): its first workers start exactly there."""
-    consumer = AIOKafkaConsumer(
-        **kafka.client_options(), group_id=group, enable_auto_commit=False
-    )
+    consumer = AIOKafkaConsumer(**kafka.client_options(), group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
         consumer.assign(list(ends))

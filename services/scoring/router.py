@@ -143,9 +143,7 @@ class Router:
 
 async def routed_offsets(kafka: KafkaSettings, group: str) -> dict[TopicPartition, int]:
     """How far the router group has forwarded each input partition (committed offsets)."""
-    admin = AIOKafkaAdminClient(
-        **kafka.client_options(), request_timeout_ms=kafka.request_timeout_ms
-    )
+    admin = AIOKafkaAdminClient(**kafka.client_options(), request_timeout_ms=kafka.request_timeout_ms)
     await admin.start()
     try:
         return {tp: meta.offset for tp, meta in (await admin.list_consumer_group_offsets(group)).items()}

@@ -3,6 +3,7 @@ parsing text (a generation's pointer carries the text it was scored under) and w
 
 import json
 import tomllib
+from dataclasses import asdict
 from pathlib import Path
 
 from services.scoring.core.grade_rules import grade_rules_toml
@@ -42,5 +43,7 @@ def rulebook_toml(rulebook: Rulebook) -> str:
     lines += ["[cadence]", *(f"{s(k)} = {s(v)}" for k, v in rulebook.cadence.items()), ""]
     lines += table("advanced", {k: float(v) for k, v in vars(a).items()})
     lines += table("finalisation", {"appeal_days": rulebook.finalisation.appeal_days})
+    if rulebook.reminders is not None:
+        lines += table("reminders", asdict(rulebook.reminders))
     lines += grade_rules_toml(rulebook.grades, rulebook.excellent)
     return "\n".join(lines)

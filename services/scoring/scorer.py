@@ -19,8 +19,8 @@ from bson.raw_bson import RawBSONDocument
 from pymongo.errors import DocumentTooLarge
 
 from services.scoring import metrics
-from services.scoring.core.review import Item, item_of_decoded
 from services.scoring.core.ledger import Ledger, Tracked, fold_at
+from services.scoring.core.review import Item, item_of_decoded
 from services.scoring.core.rulebook import Rulebook
 from services.scoring.core.scores import scores_and_members
 from services.scoring.delivery import DeadLetters, Delivery, reason_of

@@ -15,6 +15,7 @@ from shared import dev_issuer
 from shared.auth import CITY_REFERENCE, SCOPES, token_hash
 from shared.principal import BRANCH_ROLES, ROLE_SCOPES, WRITE_EVENTS
 from tests.conftest import URLS, new_id
+from tests.security.closing_matrix import CLOSING_PATHS, check_closing
 from tests.security.live import (
     BOARD_PAGES,
     PUBLIC_EXTRAS,
@@ -446,6 +447,8 @@ def test_every_route_checks_scope_and_organisation_for_every_role(service, org, 
                 check_member_registry(op, org, role, send, judge)
             elif op.path == SUBSCRIPTION_PATH:
                 check_subscription(op, org, role, send, judge)
+            elif op.path.startswith(CLOSING_PATHS):
+                check_closing(op, org, role, send, judge, OWN_MEMBER)
             else:
                 check_read(op, org, role)
 

@@ -305,7 +305,7 @@ async def test_feed_records_the_broker_lost_are_sent_again_before_anything_is_ac
 
 async def test_a_ledger_over_the_document_limit_is_found_when_written_and_retracted():
     store, out = MemoryStore(), Recorder()
-    s = scorer(store, out, Limits(document_bytes=600))  # a month of a few facts
+    s = scorer(store, out, Limits(document_bytes=800))  # a month of a few facts
     assert await s.handle_batch([record("b1", f"e{i}", i) for i in range(8)]) == ["applied"] * 8
     assert counted(out, "b1") == 8  # visible at once
     await s.flush()

@@ -19,8 +19,10 @@ from services.scoring.api.board import board_router
 from services.scoring.api.branches import branches_router
 from services.scoring.api.computed import Computed
 from services.scoring.api.exports import exports_router
+from services.scoring.api.finalisation import finalisation_router
 from services.scoring.api.grades import grades_router
 from services.scoring.api.member_scores import member_scores_router
+from services.scoring.api.members import members_router
 from services.scoring.api.rankings import (
     STREAM_LIFETIME_S,
     STREAMS_PER_TOKEN,
@@ -29,10 +31,10 @@ from services.scoring.api.rankings import (
     rankings_router,
 )
 from services.scoring.api.read_model import MongoReadModel
-from services.scoring.api.score_view import FeedFollower
-from services.scoring.api.stats import stats_router
 from services.scoring.api.review_page import review_page_router
 from services.scoring.api.review_proxy import review_proxy_router
+from services.scoring.api.score_view import FeedFollower
+from services.scoring.api.stats import stats_router
 from services.scoring.api.submissions import submissions_router
 from services.scoring.api.summary import summary_router
 from services.scoring.generations import Generation, MongoGenerations
@@ -162,12 +164,14 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(summary_router(settings.city))
     app.include_router(audit_router(settings.kafka))  # GET /v1/audit; the API's own audit events
     app.include_router(exports_router())
-    file_rulebook = parse_rulebook_text(rulebook_text)
-    app.state.reminders = Reminders(app, settings.kafka, db, file_rulebook, app.state.clock)
-    app.include_router(app.state.reminders.router)  # /v1/subscriptions, /v1/reminders:run
     app.include_router(submissions_router(settings.kafka))  # GET /v1/submissions (审核)
     app.include_router(review_proxy_router())  # the review page's decisions and evidence reads
     app.include_router(review_page_router())  # GET /review
+    file_rulebook = parse_rulebook_text(rulebook_text)
+    app.state.reminders = Reminders(app, settings.kafka, db, file_rulebook, app.state.clock)
+    app.include_router(app.state.reminders.router)  # /v1/subscriptions, /v1/reminders:run
+    app.include_router(members_router(settings.kafka))  # the member registry; follows the registry topic
+    app.include_router(finalisation_router(settings.kafka))  # closing the year: versions and appeals
     app.include_router(annual_report_router(settings.city, settings.report_font))
     app.include_router(grades_router())  # GET /v1/grades, /v1/excellent: the yearly examination
     app.include_router(member_scores_router())  # members' scores, from the feed's member records

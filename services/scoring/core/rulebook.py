@@ -117,7 +117,7 @@ def parse_rulebook(data: dict[str, Any]) -> Rulebook:
         cadence=dict(data["cadence"]),
         advanced=AdvancedRule(**data["advanced"]),
         reminders=ReminderRule(**data["reminders"]) if "reminders" in data else None,
-        finalisation=finalisation,
         grades=grades,
         excellent=excellent,
+        finalisation=finalisation,
     )
