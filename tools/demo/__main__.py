@@ -1,7 +1,9 @@
 """The demo year 2022 of Cangzhou's courts: load it into a running system, or write it as JSON lines.
 
 `python -m tools.demo load [--base-url URL] [--scale N] [--force]` loads it once (a marker in MongoDB
-says it is there); `python -m tools.demo generate --scale N --out FILE` writes the records for benchmarks.
+says it is there), waits for the scoring worker and finalises 2022 per court (idempotent);
+`python -m tools.demo finalise` does the last step alone;
+`python -m tools.demo generate --scale N --out FILE` writes the records for benchmarks.
 """
 
 import argparse
@@ -9,10 +11,12 @@ import asyncio
 import sys
 import time
 
+import httpx
 from pymongo.errors import PyMongoError
 
 from tools.demo import VERSION
 from tools.demo.dataset import generate, jsonl
+from tools.demo.finalise import NotSettled, finalise_demo
 from tools.demo.load import load
 from tools.demo.marker import Marker
 from tools.demo.send import LoadFailed
@@ -49,6 +53,13 @@ async def load_once(args: argparse.Namespace) -> str:
     )
 
 
+async def finalise(args: argparse.Namespace) -> tuple[str, bool]:
+    """Once the worker has caught up, 2022 finalised for every demo court (a court whose latest
+    version already says the same is left as it is)."""
+    where = target(args.base_url, args.mongo_url)
+    return await finalise_demo(where, args.quiet, args.settle_deadline)
+
+
 def write_jsonl(args: argparse.Namespace) -> str:
     dataset = generate(args.scale)
     if args.out == "-":
@@ -74,6 +85,17 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     )
     loader.add_argument("--parallel", type=int, default=4, help="batches in flight at once")
     loader.add_argument("--force", action="store_true", help="load even if the marker says it is loaded")
+    closer = commands.add_parser("finalise", help="wait for the worker, then finalise 2022 per demo court")
+    for command in (loader, closer):
+        if command is closer:
+            command.add_argument("--base-url", default="http://127.0.0.1")
+            command.add_argument("--mongo-url", default=None)
+        command.add_argument(
+            "--quiet", type=float, default=15, help="seconds the 2022 figures stay unchanged"
+        )
+        command.add_argument(
+            "--settle-deadline", type=float, default=2400, help="give up after this many seconds"
+        )
     writer = commands.add_parser("generate", help="write the records as JSON lines")
     writer.add_argument("--out", required=True, help="a file, or - for stdout")
     for command in (loader, writer):
@@ -83,10 +105,19 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
-    if args.scale < 1:
+    if getattr(args, "scale", 1) < 1:
         sys.exit("--scale must be at least 1")
+    ok = True
     try:
-        line = asyncio.run(load_once(args)) if args.command == "load" else write_jsonl(args)
+        if args.command == "load":
+            print(asyncio.run(load_once(args)), flush=True)
+        if args.command in ("load", "finalise"):
+            line, ok = asyncio.run(finalise(args))
+        else:
+            line = write_jsonl(args)
+    except (NotSettled, httpx.HTTPError) as err:
+        print(f"demo finalisation FAILED: {err}", file=sys.stderr)
+        return 1
     except LoadFailed as err:
         print(f"demo load FAILED: {err}", file=sys.stderr)
         return 1
@@ -94,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"demo load FAILED: cannot read or write the marker in MongoDB: {err!r}", file=sys.stderr)
         return 1
     print(line, file=sys.stderr if args.command == "generate" and args.out == "-" else sys.stdout)
-    return 0
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
