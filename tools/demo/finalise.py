@@ -21,7 +21,11 @@ class NotSettled(Exception):
 async def _fingerprint(client: httpx.AsyncClient, where: Target) -> str:
     """A digest of what a finalisation freezes: the year's ranking and its members' grades."""
     digest = hashlib.sha256()
-    for path, params in (("/v1/rankings", {"period": YEAR, "limit": 1000}), ("/v1/grades", {"year": YEAR})):
+    reads: tuple[tuple[str, dict[str, str]], ...] = (
+        ("/v1/rankings", {"period": YEAR, "limit": "1000"}),
+        ("/v1/grades", {"year": YEAR}),
+    )
+    for path, params in reads:
         r = await client.get(f"{where.url('scoring')}{path}", params=params)
         r.raise_for_status()
         body = r.json()
