@@ -1,4 +1,5 @@
-// The drill-down of one branch: its score breakdown and its organisational-life compliance.
+// The drill-down of one branch: its score breakdown, its organisational-life compliance and its
+// members (their points, and in a year their grade).
 
 import { getJSON } from './api.js';
 import { $, asOf, bi, fill, h, percent, score } from './dom.js';
@@ -8,6 +9,8 @@ import { trendChart } from './trend.js';
 const STATUS = { done: ['已完成', 'done'], due: ['进行中', 'due'], overdue: ['逾期', 'overdue'] };
 const COLOURS = new Set(['green', 'yellow', 'red']);
 const SESSION_STREAM = 'training'; // counted per member at a session: attendances, and sessions held beside them
+// 政治素质考察 grades as GET /v1/grades names them.
+const GRADES = { good: 'Good', fairly_good: 'Fairly good', average: 'Average', poor: 'Poor' };
 const dimensionName = (d) => DIMENSIONS.find(([key]) => key === d)?.[1] ?? d;
 
 export class Drill {
@@ -46,8 +49,11 @@ export class Drill {
         h('small', { class: 'where-title' }, breakdown.court ? this.courtName(breakdown.court) : '未登记 Unregistered'));
       const trend = h('section', { class: 'drill-trend' }, h('h3', {}, bi('逐月得分', 'Month by month')),
         h('p', { class: 'hint' }, '加载中… Loading…'));
-      fill($('drill-body'), summary(breakdown, standing, this.courtName), dimensions(breakdown), kinds(breakdown),
-        caps(breakdown), complianceView(mine, compliance.as_of_month), trend);
+      const members = h('section', { class: 'drill-members' }, h('h3', {}, bi('党员', 'Members')),
+        h('p', { class: 'hint' }, '加载中… Loading…'));
+      fill($('drill-body'), summary(breakdown, standing, this.courtName), members, dimensions(breakdown),
+        kinds(breakdown), caps(breakdown), complianceView(mine, compliance.as_of_month), trend);
+      this.members(id, period, token, members);
       if (breakdown.registered) this.trend(id, year, token, trend, breakdown.name);
       else trend.remove();
     } catch (error) {
@@ -56,6 +62,20 @@ export class Drill {
         fill($('drill-title'), bi('未找到支部', 'No such branch'));
         fill($('drill-body'), h('p', { class: 'error', role: 'alert' }, unknownBranch(id)));
       } else this.onError(error, $('drill-body'));
+    }
+  }
+
+  /** The branch's members ranked by their points; in a year period also their grade. */
+  async members(id, period, token, node) {
+    const yearly = /^[0-9]{4}$/.test(period);
+    try {
+      const [ranked, grades] = await Promise.all([
+        getJSON(`/v1/branches/${encodeURIComponent(id)}/members`, { period }, token),
+        yearly ? getJSON('/v1/grades', { year: period, branch: id }, token) : null,
+      ]);
+      if (this.branchId === id) fill(node, h('h3', {}, bi('党员', 'Members')), memberTable(ranked, grades, id));
+    } catch (error) {
+      if (this.branchId === id) this.onError(error, node);
     }
   }
 
@@ -98,6 +118,29 @@ function table(head, rows) {
   return h('div', { class: 'table-scroll', tabindex: 0 }, h('table', { class: 'small' },
     h('thead', {}, h('tr', {}, head.map(([zh, en, cls]) => h('th', { scope: 'col', class: cls }, bi(zh, en))))),
     h('tbody', {}, rows.map((cells) => h('tr', {}, cells.map(([text, cls]) => h('td', { class: cls }, text)))))));
+}
+
+/** One row per member: rank, who (a name only where the API gives one), total, grade (a year). */
+function memberTable(ranked, grades, branchId) {
+  const graded = new Map((grades?.members ?? []).filter((g) => g.branch_id === branchId).map((g) => [g.member_id, g]));
+  const ids = new Set(ranked.members.map((m) => m.member_id));
+  // A member of the roster with no points yet is still graded: listed after those ranked.
+  const rows = [...ranked.members, ...[...graded.values()].filter((g) => !ids.has(g.member_id))
+    .map((g) => ({ rank: null, member_id: g.member_id, name: g.name, points: { total: 0 } }))];
+  if (!rows.length) return h('p', {}, '无党员记录 No members on record');
+  const head = [['排名', 'Rank', 'num'], ['党员', 'Member'], ['总分', 'Total', 'num'],
+    ...(grades ? [['政治素质', 'Grade']] : [])];
+  const body = rows.map((m) => {
+    const g = graded.get(m.member_id);
+    const who = m.name ?? g?.name;
+    return [
+      [m.rank ?? '—', 'num'],
+      [who ? [who, h('small', { class: 'member-id' }, m.member_id)] : m.member_id, 'member'],
+      [score(m.points.total), 'num'],
+      ...(grades ? [[g ? [g.label + ' ', h('span', { class: 'en' }, GRADES[g.grade] ?? g.grade)] : '—', 'grade']] : []),
+    ];
+  });
+  return h('div', { class: 'members-list' }, table(head, body));
 }
 
 function dimensions(b) {
