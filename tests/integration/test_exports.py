@@ -293,3 +293,53 @@ def filename_star(response: httpx.Response) -> str:
     header = response.headers["content-disposition"]
     assert header.startswith("attachment; ") and header.isascii()
     return unquote(header.split("filename*=UTF-8''")[1], encoding="utf-8")
+
+
+def grade_lines(a: dict) -> Table:
+    order = ("good", "fairly_good", "average", "poor")
+    lines = []
+    for m in a["members"]:
+        ballots = [m["ballots"].get(g, 0) for g in order]
+        grade = f"{m['label']} {m['grade']}"
+        lines.append([m["member_id"], m["branch_id"], m["court"], grade, m["score"], m["points"], *ballots])
+        lines[-1].append("；".join(m["reasons"]))
+    return lines
+
+
+def place_lines(a: dict) -> Table:
+    lines = []
+    for c, found in a["courts"].items():
+        for pool in found["pools"]:
+            head = [c, pool["name"], pool["quota"], pool["arithmetic"]]
+            places = [[p["rank"], p["member_id"], p["branch_id"], p["points"]] for p in pool["places"]]
+            lines += [head + p for p in places] or [head + [None] * 4]
+    return lines
+
+
+async def export_beside_answer(tokens, path: str, fmt: str, lines: Any, **params: Any) -> tuple[Table, Table]:
+    """The export read back and the lines the JSON answer makes, once the answer held still around it."""
+
+    async def compared() -> tuple[Table, Table, bool]:
+        before = await answer(tokens, f"/v1/{path}", **params)
+        _, table = await exported(tokens, f"/v1/exports/{path}", fmt, **params)
+        after = await answer(tokens, f"/v1/{path}", **params)
+        return table[1:], as_rows(lines(before), fmt), before == after
+
+    table, expected, still = await poll(compared, lambda t: t[2] and bool(t[1]), deadline_s=120, every_s=1)
+    assert still, f"the {path} answer kept changing"
+    return table, expected
+
+
+@BOTH
+async def test_the_grades_and_excellent_exports_hold_the_answers(tokens, world, fmt):
+    """Members' grades and the excellent places of the world's court, line for line as the JSON
+    answers give them (ids only: names stay in the registry)."""
+    table, expected = await export_beside_answer(
+        tokens, "grades", fmt, grade_lines, year="2024", court=world["court"]
+    )
+    assert numeric(table, fmt) == numeric(expected, fmt)
+    assert "b-1" in {row[0] for row in table}  # the volunteer member of branch b is graded
+    table, expected = await export_beside_answer(
+        tokens, "excellent", fmt, place_lines, year="2024", court=world["court"]
+    )
+    assert table and numeric(table, fmt) == numeric(expected, fmt)

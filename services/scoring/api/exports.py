@@ -18,6 +18,7 @@ from fastapi.responses import Response, StreamingResponse
 from services.scoring.api.assessment import ComplianceTable, _compliance_table, advanced_json
 from services.scoring.api.branches import BranchId, _breakdown, own_rank
 from services.scoring.api.computed import run
+from services.scoring.api.grades import Branch, Year, excellent_answer, grades_answer
 from services.scoring.api.rankings import (
     Court,
     Dimension,
@@ -40,6 +41,7 @@ from services.scoring.api.tabular import (
     csv_chunks,
     write_xlsx,
 )
+from services.scoring.core.grade_rules import GRADE_LABELS, GRADES
 from services.scoring.core.rulebook import DIMENSION_LABELS, DIMENSIONS
 from shared.auth import AuthFirstRoute, Reader
 from shared.contracts import ID_PATTERN
@@ -112,6 +114,57 @@ ADVANCED_COLUMNS = [
     Column("总分 Total", "number", 12),
     Column("合规率 Compliance", "number", 10),
 ]
+
+BALLOT_ZH = {"good": "好票", "fairly_good": "较好票", "average": "一般票", "poor": "较差票"}
+GRADE_COLUMNS = [
+    Column("党员编号 Member ID", "text", 20),
+    Column("支部编号 Branch ID", "text", 20),
+    Column("法院 Court", "text", 14),
+    Column("等次 Grade", "text", 10),
+    Column("综合分 Score", "number", 10),
+    Column("年度积分 Year points", "number", 12),
+    *(Column(f"{BALLOT_ZH[g]} {g.replace('_', ' ').capitalize()} ballots", "int", 10) for g in GRADES),
+    Column("依据 Reasons", "text", 60),
+]
+EXCELLENT_COLUMNS = [
+    Column("法院 Court", "text", 14),
+    Column("名额池 Pool", "text", 16),
+    Column("名额 Quota", "int", 8),
+    Column("算式 Arithmetic", "text", 40),
+    Column("名次 Rank", "int", 8),
+    Column("党员编号 Member ID", "text", 20),
+    Column("支部编号 Branch ID", "text", 20),
+    Column("年度积分 Year points", "number", 12),
+]
+
+
+def grade_rows(answer: dict[str, Any]) -> Iterator[list[Any]]:
+    """A line per member and branch, as GET /v1/grades lists them (ids only: names stay in the registry)."""
+    for m in answer["members"]:
+        grade = f"{GRADE_LABELS[m['grade']]} {m['grade']}"
+        ballots = [m["ballots"].get(g, 0) for g in GRADES]
+        yield [
+            m["member_id"],
+            m["branch_id"],
+            m["court"],
+            grade,
+            m["score"],
+            m["points"],
+            *ballots,
+            "；".join(m["reasons"]),
+        ]
+
+
+def excellent_rows(answer: dict[str, Any]) -> Iterator[list[Any]]:
+    """A line per place, under its court and pool with the quota's arithmetic (a pool without
+    places keeps one line, so its arithmetic is shown)."""
+    for court, c in answer["courts"].items():
+        for pool in c["pools"]:
+            head = [court, pool["name"], pool["quota"], pool["arithmetic"]]
+            for place in pool["places"]:
+                yield [*head, place["rank"], place["member_id"], place["branch_id"], place["points"]]
+            if not pool["places"]:
+                yield [*head, None, None, None, None]
 
 
 def ranking_rows(ranking: FullRanking) -> Iterator[list[Any]]:
@@ -360,5 +413,26 @@ def exports_router() -> APIRouter:
         return await export(
             request, fmt, f"advanced-{year}", title, ADVANCED_COLUMNS, lambda: advanced_rows(answer)
         )
+
+    @get("/v1/exports/grades", "Members' political-quality grades as CSV or XLSX (政治素质考察)")
+    async def grades(
+        request: Request,
+        _: Reader,
+        year: Year,
+        court: Court = None,
+        branch: Branch = None,
+        fmt: FormatQuery = None,
+    ) -> Response:
+        answer = await grades_answer(request, year, court, branch)
+        name, title = f"grades-{year}{_suffix(court, branch)}", f"政治素质考察-{year}{_suffix(court, branch)}"
+        return await export(request, fmt, name, title, GRADE_COLUMNS, lambda: grade_rows(answer))
+
+    @get("/v1/exports/excellent", "Excellent places per court as CSV or XLSX (优秀等次)")
+    async def excellent(
+        request: Request, _: Reader, year: Year, court: Court = None, fmt: FormatQuery = None
+    ) -> Response:
+        answer = await excellent_answer(request, year, court)
+        name, title = f"excellent-{year}{_suffix(court)}", f"优秀等次-{year}{_suffix(court)}"
+        return await export(request, fmt, name, title, EXCELLENT_COLUMNS, lambda: excellent_rows(answer))
 
     return router
