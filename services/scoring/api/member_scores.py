@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from services.scoring.api.branches import BranchId, KindLine
+from services.scoring.api.member_names import branch_names
 from services.scoring.api.rankings import Court, Dimension, Period
 from services.scoring.api.read_model import MongoReadModel
 from services.scoring.api.score_view import ScoreView
@@ -49,6 +50,7 @@ class MemberScore(BaseModel):
 class MemberRow(BaseModel):
     rank: int = Field(description="competition rank (1, 2, 2, 4) by the dimension asked for")
     member_id: str
+    name: str | None = Field(None, description="only for its court's admins and its branch's secretary")
     score: float = Field(description="the ranked dimension's points (or the weighted total)")
     points: dict[str, float] = Field(description="per dimension, and the weighted total")
 
@@ -154,7 +156,7 @@ def member_scores_router() -> APIRouter:
         branch_id: BranchId,
         period: Period,
         request: Request,
-        _: Reader,
+        who: Reader,
         dimension: Annotated[Dimension, Query(description="rank by this dimension, or the total")] = "total",
     ) -> BranchMembers:
         view = model(request).view()
@@ -164,13 +166,20 @@ def member_scores_router() -> APIRouter:
             raise Problem(404, "Not Found", f"no scores and no registration for branch {branch_id}")
         points = members_points(summaries, period, rulebook.weights)
         ranked = rank({m: p[dimension] for m, p in points.items()})
+        names = await branch_names(request, who, branch_id, int(period[:4]))
         return BranchMembers(
             branch_id=branch_id,
             period=period,
             dimension=dimension,
             rulebook_version=rulebook.version,
             members=[
-                MemberRow(rank=r.rank, member_id=r.branch_id, score=r.value, points=points[r.branch_id])
+                MemberRow(
+                    rank=r.rank,
+                    member_id=r.branch_id,
+                    name=names.get(r.branch_id),
+                    score=r.value,
+                    points=points[r.branch_id],
+                )
                 for r in ranked
             ],
         )
