@@ -76,6 +76,11 @@ class Topic:
     key: str = "branch id, UTF-8: every event of one branch lands in one partition, in order"
     value: str = "CloudEvents 1.0, structured JSON mode (application/cloudevents+json)"
 
+    def of(self, database: str) -> str:
+        """The name of a topic kept per score database ("<database>" in its name), as the score
+        feed and the registry are: systems on one broker with other databases never share it."""
+        return self.name.replace("<database>", database)
+
 
 TOPICS: dict[Stream, Topic] = {
     Stream.VOLUNTEER: Topic("volunteer.deployments.v1"),
@@ -99,16 +104,16 @@ AUDIT = Topic(
 # Reminders (提醒, services/scoring/reminders): due/overdue notices and weekly digests; the topic is
 # also the scheduler's memory of what it published (kept forever, read back at start).
 REMINDERS = Topic(
-    "reminders.v1",
+    "reminders.v1.<database>",
     value="CloudEvents 1.0, structured JSON mode; id: one per type, branch, kind and window",
 )
 REMINDER_DEAD_LETTER = Topic(
-    "reminders.deadletter.v1",
+    "reminders.deadletter.v1.<database>",
     key="the subscription id",
     value="the reminder event a subscriber never took; headers dlq.reason, dlq.subscription, dlq.attempts",
 )
 REMINDER_CONTROL = Topic(
-    "reminders.control.v1",
+    "reminders.control.v1.<database>",
     key="none",
     value="nothing yet: its one partition's owner in the scheduler group is the one scheduler running",
 )

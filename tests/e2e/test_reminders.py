@@ -207,7 +207,10 @@ async def test_a_restarted_scheduler_publishes_nothing_twice(api, receiver):
         assert action == "up" or done.returncode == 0
     again = await run_schedule(api)  # a new scheduler: it knows what was published from the topic
     assert not [i for i in again["published"] if f":{branch_id}:" in i]
-    ids = [dict(r.headers)["reminder.id"].decode() for r in await topic_records(REMINDERS.name)]
+    ids = [
+        dict(r.headers)["reminder.id"].decode()
+        for r in await topic_records(REMINDERS.of(MongoSettings().database))
+    ]
     # Of TODAY's windows (the scheduler's own daily runs judge the real today as well).
     mine = [i for i in ids if f":{branch_id}:" in i and i.rsplit(":", 1)[1].startswith("2024")]
     assert sorted(mine) == sorted(owed(branch_id))  # each once on the topic
@@ -258,7 +261,7 @@ async def test_a_name_resolving_to_a_disallowed_address_at_delivery_is_not_sent_
     await run_schedule(api)
 
     async def dead() -> list[dict[str, bytes]]:
-        records = await topic_records(REMINDER_DEAD_LETTER.name)
+        records = await topic_records(REMINDER_DEAD_LETTER.of(MongoSettings().database))
         return [
             dict(r.headers) for r in records if dict(r.headers).get("dlq.subscription") == sub_id.encode()
         ]
@@ -271,7 +274,7 @@ async def test_a_name_resolving_to_a_disallowed_address_at_delivery_is_not_sent_
 
 async def dead_letters(sub_id: str) -> list[dict[str, bytes]]:
     """The headers of the dead letters of one subscription, with the reminder's id as "id"."""
-    records = await topic_records(REMINDER_DEAD_LETTER.name)
+    records = await topic_records(REMINDER_DEAD_LETTER.of(MongoSettings().database))
     headers = [{**dict(r.headers), "id": orjson.loads(r.value)["id"].encode()} for r in records]
     return [h for h in headers if h.get("dlq.subscription") == sub_id.encode()]
 

@@ -64,6 +64,11 @@ class Hostile:
     headers: dict[str, str] = field(default_factory=dict)
     suffix: str = ""
     void_id: str | None = None  # an id that must not have a receipt afterwards
+    resource: str | None = None  # another resource of the stream's service (default: RESOURCES')
+
+    @property
+    def path(self) -> str:
+        return f"/v1/{self.resource or RESOURCES[self.stream]}{self.suffix}"
 
 
 def as_json(name: str, stream: str, body: dict, statuses: tuple[int, ...] = (422,), **kw: object) -> Hostile:
@@ -211,7 +216,100 @@ def voids() -> list[Hostile]:
     ]
 
 
-CASES = [h for s in RESOURCES for h in hostile_records(s)] + by_stream() + batches() + voids()
+# The training service's yearly examination (民主评议 ballots, appraisals): resources of their own.
+EXAMINATION = {
+    "evaluations": {"voter_id": f"{MARK}-v", "year": 2024, "level": "good"},
+    "appraisals": {"year": 2024, "source": "审判管理系统", "trial_quality": 90, "performance": "competent"},
+}
+
+
+def examination() -> list[Hostile]:
+    """The attacks on ballots and appraisals: ids, operators, types, years, sizes, batches."""
+    cases = []
+    for resource, base in EXAMINATION.items():
+
+        def r(base: dict = base, **changes: object) -> dict:
+            return {
+                "id": f"{MARK}-{next(_ids)}",
+                "member_id": f"{MARK}-m",
+                "branch_id": MARK,
+                **base,
+                **changes,
+            }
+
+        on = {"resource": resource}
+        cases += [
+            as_json("operator as member id", "training", r(member_id={"$gt": ""}), **on),
+            as_json("operator as branch id", "training", r(branch_id={"$ne": None}), **on),
+            as_json("$where as id", "training", r(id="$where"), **on),
+            as_json("NUL in the member id", "training", r(member_id="m\x001"), **on),
+            as_json("$-key at the top", "training", r(**{"$where": "sleep(10000)"}), **on),
+            as_json("year as a string", "training", r(year="2024"), **on),
+            as_json("year as an operator", "training", r(year={"$gt": 0}), **on),
+            as_json("year far in the future", "training", r(year=9999), **on),
+            as_json("year of 5000 digits", "training", r(year=int("9" * 300)), **on),
+            as_json("nested objects", "training", r(member_id=nested(NESTED)), **on),
+            Hostile("malformed JSON", "training", b'{"member_id": ', **on),  # type: ignore[arg-type]
+            Hostile("null", "training", b"null", **on),  # type: ignore[arg-type]
+            Hostile("body over the limit", "training", b'{"note": "' + b"x" * (5 * MB) + b'"}', (413,), **on),  # type: ignore[arg-type]
+            Hostile(
+                "batch of 501", "training", json.dumps({"items": [r()] * 501}).encode(), suffix=":batch", **on
+            ),  # type: ignore[arg-type]
+            Hostile(
+                "batch of hostile items",
+                "training",
+                json.dumps({"items": [r(member_id="m\x00"), r(branch_id={"$gt": ""})]}).encode(),
+                (200,),
+                suffix=":batch",
+                **on,  # type: ignore[arg-type]
+            ),
+        ]
+    cases += [
+        as_json(
+            "voter as an operator", "training", {**_ballot(), "voter_id": {"$gt": ""}}, resource="evaluations"
+        ),
+        as_json("level as a list", "training", {**_ballot(), "level": ["good"]}, resource="evaluations"),
+        as_json(
+            "trial quality of 1e308",
+            "training",
+            {**_appraisal(), "trial_quality": 1e308},
+            resource="appraisals",
+        ),
+        as_json(
+            "trial quality as a string",
+            "training",
+            {**_appraisal(), "trial_quality": "90"},
+            resource="appraisals",
+        ),
+        as_json(
+            "performance as an operator",
+            "training",
+            {**_appraisal(), "performance": {"$ne": ""}},
+            resource="appraisals",
+        ),
+    ]
+    return cases
+
+
+def _ballot() -> dict:
+    return {
+        "id": f"{MARK}-{next(_ids)}",
+        "member_id": f"{MARK}-m",
+        "branch_id": MARK,
+        **EXAMINATION["evaluations"],
+    }
+
+
+def _appraisal() -> dict:
+    return {
+        "id": f"{MARK}-{next(_ids)}",
+        "member_id": f"{MARK}-m",
+        "branch_id": MARK,
+        **EXAMINATION["appraisals"],
+    }
+
+
+CASES = [h for s in RESOURCES for h in hostile_records(s)] + by_stream() + batches() + voids() + examination()
 
 
 BRANCH = {"name": "民一庭党支部", "court": "sec-court", "court_name": "沧州市中级人民法院", "members": 12}

@@ -13,7 +13,7 @@ from tools.kafka_access.grants import API, INTAKE, SERVICES, WORKER, Acl, Operat
 
 APP_ID, DATABASE = "scoring", "partybuilding"
 PRODUCER = "producer-hr-system"
-RULES = acls(APP_ID, DATABASE, (PRODUCER,), ("scoring-reminders-delivery",))
+RULES = acls(APP_ID, DATABASE, (PRODUCER,), (f"scoring-reminders-delivery.{DATABASE}",))
 EVENT_TOPICS = [t.name for t in TOPICS.values()]
 WORKERS_OWN = [
     *routed_topics(APP_ID),

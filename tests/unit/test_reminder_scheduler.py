@@ -7,10 +7,12 @@ import pytest
 
 from services.scoring.core.rulebook import ReminderRule
 from services.scoring.reminders import scheduler as scheduling
+from services.scoring.reminders.kafka_io import ReminderTopics
 from services.scoring.reminders.rules import Audience, WindowState
 from services.scoring.reminders.scheduler import NotLeader, Scheduler
 
 TODAY = date(2024, 3, 28)
+TOPICS = ReminderTopics("partybuilding")
 EVERYONE = Audience(frozenset({"c-1"}), frozenset())
 
 
@@ -24,7 +26,7 @@ class Topic:
         self.ids += [dict(headers)["reminder.id"].decode() for _, _, headers in records]
         return [None] * len(records)
 
-    async def read_back(self, _settings) -> set[str]:
+    async def read_back(self, _settings, _topics) -> set[str]:
         return set(self.ids)
 
 
@@ -52,7 +54,7 @@ def scheduler(topic: Topic, source: Source, leadership: Held) -> Scheduler:
         return EVERYONE
 
     clock = lambda: datetime(2024, 3, 28, 1, tzinfo=UTC)  # noqa: E731
-    return Scheduler(None, topic, source, leadership, clock, audience, topic.read_back)  # type: ignore[arg-type]
+    return Scheduler(None, topic, source, leadership, clock, audience, TOPICS, topic.read_back)  # type: ignore[arg-type]
 
 
 def states(branch: str) -> list[WindowState]:
@@ -79,5 +81,7 @@ async def test_a_process_without_the_schedule_publishes_nothing(monkeypatch):
 
 
 async def test_the_day_is_the_courts_day():
-    late = Scheduler(None, Topic(), Source([]), Held(), lambda: datetime(2024, 3, 31, 16, tzinfo=UTC), None)  # type: ignore[arg-type]
+    late = Scheduler(
+        None, Topic(), Source([]), Held(), lambda: datetime(2024, 3, 31, 16, tzinfo=UTC), None, TOPICS
+    )  # type: ignore[arg-type]
     assert late.today() == date(2024, 4, 1)

@@ -11,6 +11,7 @@ from aiokafka.protocol.admin import CreateAclsRequest
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.scoring.reminders.kafka_io import ReminderTopics
 from services.scoring.reminders.settings import RemindersSettings
 from shared.settings import KafkaSettings, MongoSettings
 from tools.kafka_access.grants import Acl, acls
@@ -64,7 +65,8 @@ def main() -> None:
     args = parser.parse_args()
     settings = AccessSettings()
     reminders = RemindersSettings()
-    groups = (reminders.scheduler_group, reminders.delivery_group)
+    topics = ReminderTopics(settings.mongo.database, reminders.scheduler_group, reminders.delivery_group)
+    groups = (topics.scheduler_group, topics.delivery_group)
     rules = acls(settings.app_id, settings.mongo.database, tuple(args.producers), groups)
     if args.action == "list":
         for r in rules:

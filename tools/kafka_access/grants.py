@@ -92,9 +92,10 @@ def registry(app_id: str, database: str, producers: tuple[str, ...] = ()) -> lis
         Access(AUDIT.name, (API, WORKER, *intake), (API,)),
         # The API's own: the branch and member registry, finalisations, reminders and their control.
         Access(registry_topic(database), (API,), (API,)),
+        Access(FINALISATIONS.name, (API,), (API,)),
         *(
-            Access(t.name, (API,), (API,))
-            for t in (FINALISATIONS, REMINDERS, REMINDER_DEAD_LETTER, REMINDER_CONTROL)
+            Access(t.of(database), (API,), (API,))
+            for t in (REMINDERS, REMINDER_DEAD_LETTER, REMINDER_CONTROL)
         ),
         # Faust's own topics (its group's leader topic, changelogs): named after its group.
         Access(f"{app_id}-", (WORKER,), (WORKER,), prefixed=True),

@@ -5,6 +5,7 @@ folds from the intake topics (submission_view.py says why), with gauges of what 
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from shared.problems import Problem, problem_responses
 from shared.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
+PARTITIONS_CHECK_S = 10.0  # how often the followed topics' partitions are described again
 PENDING = Gauge("scoring_pending_records", "Records submitted for review and not decided on yet (审核).")
 OLDEST = Gauge(
     "scoring_oldest_pending_age_seconds", "Age of the oldest record waiting for review (0: none waits)."
@@ -127,7 +129,14 @@ class SubmissionFollower:
             consumer.assign(tps)
             await consumer.seek_to_beginning(*tps)
             ends = await consumer.end_offsets(tps)
+            checked = time.monotonic()
             while True:
+                if time.monotonic() - checked > PARTITIONS_CHECK_S:
+                    # A topic given more partitions (a producer's other partitioner may write any
+                    # of them): read it all again, new partitions included, rather than miss them.
+                    checked = time.monotonic()
+                    if set(await partitions_of(self._kafka, [t.name for t in TOPICS.values()])) != set(tps):
+                        raise PartitionsChanged("the intake topics' partitions changed")
                 batch = await consumer.getmany(timeout_ms=200, max_records=5000)
                 for records in batch.values():
                     for r in records:
@@ -138,6 +147,10 @@ class SubmissionFollower:
                     self.caught_up = all([await consumer.position(tp) >= ends[tp] for tp in tps])
         finally:
             await consumer.stop()
+
+
+class PartitionsChanged(RuntimeError):
+    """An intake topic's partitions are not those the view was reading."""
 
 
 async def _visible(

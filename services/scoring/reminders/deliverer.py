@@ -14,13 +14,17 @@ from aiokafka import AIOKafkaConsumer
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from services.scoring.reminders.events import decode, short_type
-from services.scoring.reminders.kafka_io import SESSION_TIMEOUT_MS, client_options, ensure_reminder_topics
+from services.scoring.reminders.kafka_io import (
+    SESSION_TIMEOUT_MS,
+    ReminderTopics,
+    client_options,
+    ensure_reminder_topics,
+)
 from services.scoring.reminders.metrics import DELIVERIES, DELIVERY_SECONDS
 from services.scoring.reminders.settings import RemindersSettings
 from services.scoring.reminders.signing import outgoing
 from services.scoring.reminders.subscriptions import Subscription, SubscriptionStore
 from services.scoring.reminders.webhook import Permanent, Transient, WebhookClient
-from shared.contracts import REMINDER_DEAD_LETTER, REMINDERS
 from shared.kafka import KafkaPublisher
 from shared.settings import KafkaSettings
 
@@ -36,9 +40,10 @@ class Deliverer:
         store: SubscriptionStore,
         client: WebhookClient,
         publisher: KafkaPublisher,
+        topics: ReminderTopics,
         clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
     ):
-        self._kafka, self._settings, self._store = kafka, settings, store
+        self._kafka, self._settings, self._store, self._topics = kafka, settings, store, topics
         self._client, self._publisher, self._clock_ms = client, publisher, clock_ms
         self._subs: list[Subscription] = []
         self._subs_at = float("-inf")
@@ -53,7 +58,7 @@ class Deliverer:
         try:
             event = decode(raw)
         except ValueError:
-            log.warning("not a reminder event on %s: skipped", REMINDERS.name)
+            log.warning("not a reminder event on %s: skipped", self._topics.reminders)
             return
         kind, data = short_type(event), event.get("data") or {}
         branch, court = event.get("subject", ""), data.get("court")
@@ -97,7 +102,7 @@ class Deliverer:
             ("dlq.subscription", sub.id.encode()),
             ("dlq.attempts", str(tries).encode()),
         ]
-        await self._publisher.publish(REMINDER_DEAD_LETTER.name, sub.id.encode(), raw, headers)
+        await self._publisher.publish(self._topics.dead_letter, sub.id.encode(), raw, headers)
         DELIVERIES.labels(sub.format, "dead_lettered").inc()
         log.warning("reminder dead-lettered for subscription %s after %d tries: %s", sub.id, tries, reason)
 
@@ -105,9 +110,9 @@ class Deliverer:
         """Consume the reminder topic in the delivery group for the process's lifetime."""
         while True:
             consumer = AIOKafkaConsumer(
-                REMINDERS.name,
+                self._topics.reminders,
                 **client_options(self._kafka),
-                group_id=self._settings.delivery_group,
+                group_id=self._topics.delivery_group,
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
                 max_poll_interval_ms=30 * 60_000,  # a batch may wait on retries to slow receivers
@@ -115,7 +120,7 @@ class Deliverer:
                 heartbeat_interval_ms=3_000,
             )
             try:
-                await ensure_reminder_topics(self._kafka)
+                await ensure_reminder_topics(self._kafka, self._topics)
                 await consumer.start()
                 while True:
                     batches = await consumer.getmany(timeout_ms=1000, max_records=50)

@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
@@ -18,21 +19,52 @@ ID_HEADER = "reminder.id"
 SESSION_TIMEOUT_MS = 30_000  # how long a silent scheduler keeps the schedule before another takes it
 
 
+@dataclass(frozen=True)
+class ReminderTopics:
+    """The reminders' topics and consumer groups of one score database: one set per database (as
+    the score feed's), so an API of another database on the same broker neither takes this one's
+    schedule nor consumes its reminders."""
+
+    database: str
+    scheduler_group_prefix: str = "scoring-reminders-scheduler"
+    delivery_group_prefix: str = "scoring-reminders-delivery"
+
+    @property
+    def reminders(self) -> str:
+        return REMINDERS.of(self.database)
+
+    @property
+    def dead_letter(self) -> str:
+        return REMINDER_DEAD_LETTER.of(self.database)
+
+    @property
+    def control(self) -> str:
+        return REMINDER_CONTROL.of(self.database)
+
+    @property
+    def scheduler_group(self) -> str:
+        return f"{self.scheduler_group_prefix}.{self.database}"
+
+    @property
+    def delivery_group(self) -> str:
+        return f"{self.delivery_group_prefix}.{self.database}"
+
+
 def client_options(settings: KafkaSettings) -> dict[str, Any]:
     """The broker and, where the settings carry them, its security options."""
     options = getattr(settings, "client_options", None)
     return options() if callable(options) else {"bootstrap_servers": settings.bootstrap_servers}
 
 
-async def ensure_reminder_topics(settings: KafkaSettings) -> None:
+async def ensure_reminder_topics(settings: KafkaSettings, topics: ReminderTopics) -> None:
     """The reminder and dead-letter topics kept forever; the control topic with one partition."""
-    await ensure_topics(settings, [REMINDERS.name, REMINDER_DEAD_LETTER.name], EVENT_TOPIC_CONFIG)
+    await ensure_topics(settings, [topics.reminders, topics.dead_letter], EVENT_TOPIC_CONFIG)
     admin = AIOKafkaAdminClient(**client_options(settings), request_timeout_ms=settings.request_timeout_ms)
     await admin.start()
     try:
-        if REMINDER_CONTROL.name not in set(await admin.list_topics()):
+        if topics.control not in set(await admin.list_topics()):
             config = {"retention.ms": "86400000", "min.insync.replicas": str(settings.min_insync_replicas)}
-            topic = NewTopic(REMINDER_CONTROL.name, 1, settings.replication_factor, topic_configs=config)
+            topic = NewTopic(topics.control, 1, settings.replication_factor, topic_configs=config)
             try:
                 await admin.create_topics([topic])
             except TopicAlreadyExistsError:
@@ -41,10 +73,10 @@ async def ensure_reminder_topics(settings: KafkaSettings) -> None:
         await admin.close()
 
 
-async def published_ids(settings: KafkaSettings) -> set[str]:
+async def published_ids(settings: KafkaSettings, topics: ReminderTopics) -> set[str]:
     """Every reminder id the topic holds, read from its beginning to its end now: the memory that
     keeps a restarted (or newly elected) scheduler from publishing anything twice."""
-    partitions = await partitions_of(settings, [REMINDERS.name])
+    partitions = await partitions_of(settings, [topics.reminders])
     consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False, group_id=None)
     await consumer.start()
     found: set[str] = set()
@@ -76,8 +108,8 @@ class Leadership(ConsumerRebalanceListener):
     scheduler group: however many API processes run, the broker gives it to exactly one; when that
     one stops (or stops heartbeating), the group hands it to another."""
 
-    def __init__(self, settings: KafkaSettings, group: str):
-        self._settings, self._group = settings, group
+    def __init__(self, settings: KafkaSettings, topics: ReminderTopics):
+        self._settings, self._topics = settings, topics
         self.held = False
         self.term = 0  # counts gains: a new term reads the memory back again
 
@@ -94,15 +126,15 @@ class Leadership(ConsumerRebalanceListener):
         while True:
             consumer = AIOKafkaConsumer(
                 **client_options(self._settings),
-                group_id=self._group,
+                group_id=self._topics.scheduler_group,
                 enable_auto_commit=False,
                 # Heartbeats share the API's event loop, which a loaded machine may hold for seconds.
                 session_timeout_ms=SESSION_TIMEOUT_MS,
                 heartbeat_interval_ms=3_000,
             )
             try:
-                await ensure_reminder_topics(self._settings)
-                consumer.subscribe([REMINDER_CONTROL.name], listener=self)
+                await ensure_reminder_topics(self._settings, self._topics)
+                consumer.subscribe([self._topics.control], listener=self)
                 await consumer.start()
                 while True:
                     await consumer.getmany(timeout_ms=1000)

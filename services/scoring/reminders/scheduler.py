@@ -9,9 +9,8 @@ from typing import Protocol
 
 from services.scoring.reminders import rules
 from services.scoring.reminders.events import envelope
-from services.scoring.reminders.kafka_io import ID_HEADER, Leadership, published_ids
+from services.scoring.reminders.kafka_io import ID_HEADER, Leadership, ReminderTopics, published_ids
 from services.scoring.reminders.metrics import LEADER, PUBLISHED
-from shared.contracts import REMINDERS
 from shared.kafka import KafkaPublisher
 from shared.settings import KafkaSettings
 
@@ -50,8 +49,10 @@ class Scheduler:
         leadership: Leadership,
         clock: Callable[[], datetime],
         audience: Callable[[], Awaitable[rules.Audience]],
-        read_memory: Callable[[KafkaSettings], Awaitable[set[str]]] = published_ids,
+        topics: ReminderTopics,
+        read_memory: Callable[[KafkaSettings, ReminderTopics], Awaitable[set[str]]] = published_ids,
     ):
+        self._topics = topics
         self._kafka, self._publisher, self._source = kafka, publisher, source
         self._leadership, self._clock, self._read_memory = leadership, clock, read_memory
         self._audience = audience
@@ -76,7 +77,7 @@ class Scheduler:
                 raise NotLeader("another process holds the reminder schedule, or none does yet")
             term = self._leadership.term
             if term != self._memory_term:  # a new term: what earlier holders published, from the topic
-                self._memory = await self._read_memory(self._kafka)
+                self._memory = await self._read_memory(self._kafka, self._topics)
                 self._memory_term = term
             rule = self._source.rule()
             audience = await self._audience()
@@ -91,7 +92,7 @@ class Scheduler:
     async def _publish(self, chunk: list[rules.Reminder]) -> list[str]:
         at = self._clock()
         refused = await self._publisher.publish_each(
-            REMINDERS.name,
+            self._topics.reminders,
             [(r.branch_id.encode(), envelope(r, at), [(ID_HEADER, r.id.encode())]) for r in chunk],
         )
         published = []

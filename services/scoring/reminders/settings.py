@@ -16,5 +16,6 @@ class RemindersSettings(BaseSettings):
     backoff_s: float = Field(default=1.0, gt=0)  # the first wait; each next one doubles
     backoff_max_s: float = Field(default=60.0, gt=0)
     timeout_s: float = Field(default=10.0, gt=0)  # per request
+    # The groups' names before ".<database>": one scheduler and one delivery group per database.
     scheduler_group: str = "scoring-reminders-scheduler"
     delivery_group: str = "scoring-reminders-delivery"

@@ -18,7 +18,7 @@ from services.scoring.core.rulebook import Rulebook
 from services.scoring.reminders.allowlist import Allowlist
 from services.scoring.reminders.compliance_source import ApiCompliance
 from services.scoring.reminders.deliverer import Deliverer
-from services.scoring.reminders.kafka_io import Leadership
+from services.scoring.reminders.kafka_io import Leadership, ReminderTopics
 from services.scoring.reminders.routes import reminders_router
 from services.scoring.reminders.scheduler import Scheduler
 from services.scoring.reminders.settings import RemindersSettings
@@ -44,7 +44,8 @@ class Reminders:
         allow = Allowlist.parse(settings.allow)
         # A first run over a city writes thousands of reminders: acks may take longer than a post's.
         self.publisher = KafkaPublisher(kafka, client_id="scoring-reminders", ack_timeout_s=30.0)
-        self.leadership = Leadership(kafka, settings.scheduler_group)
+        topics = ReminderTopics(db.name, settings.scheduler_group, settings.delivery_group)
+        self.leadership = Leadership(kafka, topics)
         store = MongoSubscriptions(db)
         self.scheduler = Scheduler(
             kafka,
@@ -53,9 +54,10 @@ class Reminders:
             self.leadership,
             clock,
             lambda: audience_of(store),
+            topics,
         )
         self.client = WebhookClient(allow, settings.timeout_s)
-        self.deliverer = Deliverer(kafka, settings, store, self.client, self.publisher)
+        self.deliverer = Deliverer(kafka, settings, store, self.client, self.publisher, topics)
         self.router = reminders_router(store, self.scheduler, allow)
 
     def tasks(self) -> list[asyncio.Task]:
