@@ -29,7 +29,6 @@ from shared.kafka import KafkaPublisher
 from shared.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
-SUBSCRIPTIONS_FRESH_S = 1.0  # a new subscription is seen by the next reminder a second later at most
 
 
 class Deliverer:
@@ -45,16 +44,10 @@ class Deliverer:
     ):
         self._kafka, self._settings, self._store, self._topics = kafka, settings, store, topics
         self._client, self._publisher, self._clock_ms = client, publisher, clock_ms
-        self._subs: list[Subscription] = []
-        self._subs_at = float("-inf")
 
-    async def _subscriptions(self) -> list[Subscription]:
-        if time.monotonic() - self._subs_at > SUBSCRIPTIONS_FRESH_S:
-            self._subs, self._subs_at = await self._store.all(), time.monotonic()
-        return self._subs
-
-    async def handle(self, raw: bytes) -> None:
-        """Deliver one reminder to every subscription covering it (each on its own retries)."""
+    async def handle(self, raw: bytes, subscriptions: list[Subscription] | None = None) -> None:
+        """Deliver one reminder to every subscription covering it (each on its own retries), of
+        `subscriptions` (default: as stored now)."""
         try:
             event = decode(raw)
         except ValueError:
@@ -62,7 +55,8 @@ class Deliverer:
             return
         kind, data = short_type(event), event.get("data") or {}
         branch, court = event.get("subject", ""), data.get("court")
-        targets = [s for s in await self._subscriptions() if s.covers(court, branch, kind)]
+        subs = subscriptions if subscriptions is not None else await self._store.all()
+        targets = [s for s in subs if s.covers(court, branch, kind)]
         await asyncio.gather(*(self.deliver(s, event, kind, raw) for s in targets))
 
     async def deliver(self, sub: Subscription, event: dict[str, Any], kind: str, raw: bytes) -> None:
@@ -124,11 +118,16 @@ class Deliverer:
                 await consumer.start()
                 while True:
                     batches = await consumer.getmany(timeout_ms=1000, max_records=50)
+                    if not batches:
+                        continue
+                    # Read after the batch arrived: a subscription stored before its reminders were
+                    # published is in it (a cached list missed one made a moment before, and the
+                    # reminder was committed undelivered).
+                    subs = await self._store.all()
                     # Reminders are independent of each other: one slow subscriber delays a batch
                     # by its retries once, not once per reminder.
-                    await asyncio.gather(*(self.handle(r.value) for rs in batches.values() for r in rs))
-                    if batches:
-                        await consumer.commit()
+                    await asyncio.gather(*(self.handle(r.value, subs) for rs in batches.values() for r in rs))
+                    await consumer.commit()
             except asyncio.CancelledError:
                 raise
             except Exception as err:  # the broker or database away: resume from the last commit
