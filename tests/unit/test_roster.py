@@ -152,3 +152,10 @@ def test_roster_of_takes_the_court_of_a_branch_registered_without_history_from_t
     assert [e.court for e in roster_of(r, 2024, courts={"legacy": "c9"})] == ["c9"]
     assert [e.member_id for e in roster_of(r, 2024, court="c9", courts={"legacy": "c9"})] == ["m1"]
     assert roster_of(r, 2024, court="c9") == []
+
+
+def test_roster_of_the_years_at_the_calendars_edges():
+    """Year 0000 (a period the API takes) is read as 0001, as period_days reads it; 9999 ends on 12-31."""
+    r = registry(BranchVersion("b1", "一支部", "c1", None, 3), member("m1", "b1", D(2020, 1, 1)))
+    assert roster_of(r, 0) == [] and roster_of(r, 0, branch="b1") == []
+    assert [e.member_id for e in roster_of(r, 9999)] == ["m1"]

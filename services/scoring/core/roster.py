@@ -183,6 +183,7 @@ def roster_of(
     """The members of a year (one entry each, as of their last day of membership in it), of one
     court or branch (the branch's court as registered on that day; `courts`: the courts of
     branches registered without a history), by member id."""
+    year = max(year, 1)  # 0000 read as 0001, as period_days does (no calendar has a year 0)
     start, end = date(year, 1, 1), date(year, 12, 31)
     ids = registry.by_branch.get(branch, set()) if branch is not None else registry.members.keys()
     found = []
