@@ -19,6 +19,7 @@ from services.scoring.delivery import DeadLetters, Delivery, reason_of
 from services.scoring.routing import STREAM_OF_INPUT, origin_headers, routed_topic, subject_of
 from shared.contracts import ContractError
 from shared.kafka import BrokerUnavailable, KafkaPublisher, partitions_of
+from shared.kafka_watch import FetchWatch, Stalled, keep_running
 from shared.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -54,14 +55,7 @@ class Router:
 
     async def run(self) -> None:
         """Route until cancelled; a broker outage is waited out with the records in hand."""
-        while True:
-            try:
-                await self._consume()
-            except asyncio.CancelledError:
-                raise
-            except (KafkaError, OSError, BrokerUnavailable) as err:
-                log.warning("router: %s: %s; starting again", type(err).__name__, err)
-                await asyncio.sleep(1.0)
+        await keep_running("router", self._consume, errors=(KafkaError, OSError, BrokerUnavailable, Stalled))
 
     async def _consume(self) -> None:
         consumer = self.consumer = AIOKafkaConsumer(
@@ -77,7 +71,9 @@ class Router:
         await consumer.start()
         try:
             consumer.subscribe(list(STREAM_OF_INPUT), listener=_FinishBeforeRevoke(self._busy))
+            watch = FetchWatch(consumer, self._kafka, patience=3)
             while True:
+                await watch.look()
                 batch = await consumer.getmany(timeout_ms=200, max_records=2000)
                 if batch:
                     async with self._busy:

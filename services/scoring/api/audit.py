@@ -19,6 +19,7 @@ from shared.audit import ACTION_PATTERN, Auditor, AuditRecorded, decode
 from shared.auth import Admin, AuthFirstRoute
 from shared.contracts import AUDIT, ID_PATTERN
 from shared.kafka import EVENT_TOPIC_CONFIG, KafkaPublisher, ensure_topics, partitions_of
+from shared.kafka_watch import FetchWatch, keep_running
 from shared.problems import Problem, problem_responses
 from shared.settings import KafkaSettings
 
@@ -119,14 +120,7 @@ class AuditFollower:
         self.caught_up = False
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self._follow()
-            except asyncio.CancelledError:
-                raise
-            except Exception as err:  # the broker went away: start over once it answers again
-                log.warning("audit topic: %s: %s; starting over", type(err).__name__, err)
-                await asyncio.sleep(1.0)
+        await keep_running("audit topic", self._follow)
 
     async def _follow(self) -> None:
         await ensure_topics(self._kafka, [AUDIT.name], EVENT_TOPIC_CONFIG)
@@ -139,7 +133,9 @@ class AuditFollower:
             consumer.assign(tps)
             await consumer.seek_to_beginning(*tps)
             ends = await consumer.end_offsets(tps)
+            watch = FetchWatch(consumer, self._kafka, [AUDIT.name])
             while True:
+                await watch.look()
                 batch = await consumer.getmany(timeout_ms=200, max_records=2000)
                 for tp, records in batch.items():
                     for r in records:

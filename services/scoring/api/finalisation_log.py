@@ -22,6 +22,7 @@ from services.scoring.core.finalisation import (
 from shared.contracts import TYPE_PREFIX
 from shared.finalisations import FINALISATIONS
 from shared.kafka import EVENT_TOPIC_CONFIG, KafkaPublisher, ensure_topics, partitions_of
+from shared.kafka_watch import FetchWatch, keep_running
 from shared.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -121,14 +122,7 @@ class FinalisationLog:
 
     async def run(self) -> None:
         """Follow the topic until cancelled, starting over after a broker failure."""
-        while True:
-            try:
-                await self._follow()
-            except asyncio.CancelledError:
-                raise
-            except Exception as err:  # the broker went away: start over once it answers again
-                log.warning("finalisation topic: %s: %s; starting over", type(err).__name__, err)
-                await asyncio.sleep(1.0)
+        await keep_running("finalisation topic", self._follow)
 
     async def _follow(self) -> None:
         await ensure_topics(self._kafka, [FINALISATIONS.name], EVENT_TOPIC_CONFIG)
@@ -144,7 +138,9 @@ class FinalisationLog:
             # Rebuilt aside from the start: readers keep the states of the last complete read meanwhile.
             states: dict[tuple[str, str], CourtYear] = {}
             rebuilt = False
+            watch = FetchWatch(consumer, self._kafka, [FINALISATIONS.name])
             while True:
+                await watch.look()
                 batch = await consumer.getmany(timeout_ms=200, max_records=1000)
                 for records in batch.values():
                     for r in records:

@@ -11,6 +11,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from services.scoring.core.roster import BranchVersion, InvalidVersion, MemberVersion, Registry, check_member
 from shared.kafka import KafkaPublisher, ensure_topics, partitions_of
+from shared.kafka_watch import FetchWatch, keep_running
 from shared.registry_events import (
     REGISTRY_TOPIC_CONFIG,
     BranchChanged,
@@ -79,14 +80,7 @@ class RegistryLog:
             self._topic_made = True
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self._follow()
-            except asyncio.CancelledError:
-                raise
-            except Exception as err:  # the broker went away: start over once it answers again
-                log.warning("registry topic: %s; starting over", type(err).__name__)
-                await asyncio.sleep(1.0)
+        await keep_running("registry topic", self._follow, detail=False)  # names in records
 
     async def _exists(self) -> bool:
         admin = AIOKafkaAdminClient(
@@ -112,7 +106,9 @@ class RegistryLog:
             consumer.assign([tp])
             consumer.seek(tp, self.position)  # after a restart of the loop: from where it stopped
             end = (await consumer.end_offsets([tp]))[tp]
+            watch = FetchWatch(consumer, self._kafka)
             while True:
+                await watch.look()
                 batch = await consumer.getmany(tp, timeout_ms=200, max_records=5000)
                 for r in batch.get(tp, []):
                     if r.value is not None and r.offset >= self.position:

@@ -25,6 +25,7 @@ from services.scoring.rulebooks import parse_rulebook_text
 from services.scoring.score_feed import SCORE_FEED_CONFIG, decode, is_member_record
 from shared.contracts import Stream
 from shared.kafka import ensure_topics, partitions_of
+from shared.kafka_watch import FetchWatch, keep_running
 from shared.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -167,14 +168,7 @@ class FeedFollower:
 
     async def run(self) -> None:
         """Follow the feed until cancelled, starting over after a broker failure."""
-        while True:
-            try:
-                await self._follow()
-            except asyncio.CancelledError:
-                raise
-            except Exception as err:  # the broker went away: start over once it answers again
-                log.warning("score feed: %s: %s; starting over", type(err).__name__, err)
-                await asyncio.sleep(1.0)
+        await keep_running("score feed", self._follow)
 
     async def _follow(self) -> None:
         await ensure_topics(self._kafka, [self._topic], SCORE_FEED_CONFIG)
@@ -210,7 +204,9 @@ class FeedFollower:
         loop = asyncio.get_running_loop()
         next_check = loop.time() + self._check_s
         caught_up, unfrozen = False, 0
+        watch = FetchWatch(consumer, self._kafka, [self._topic])
         while True:
+            await watch.look()
             batch = await consumer.getmany(timeout_ms=200, max_records=5000)
             if not batch and unfrozen >= FREEZE_AFTER:  # quiet after many changes: see gc.freeze below
                 gc.freeze()

@@ -4,8 +4,6 @@ a court's admin: their court; city admins: the city). Answered from a Submission
 folds from the intake topics (submission_view.py says why), with gauges of what waits."""
 
 import asyncio
-import logging
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -20,12 +18,11 @@ from services.scoring.api.submission_view import Submission, SubmissionView
 from shared.auth import AuthFirstRoute, Writer, branch_court
 from shared.contracts import ID_PATTERN, TOPICS
 from shared.kafka import partitions_of
+from shared.kafka_watch import FetchWatch, keep_running
 from shared.principal import Principal
 from shared.problems import Problem, problem_responses
 from shared.settings import KafkaSettings
 
-log = logging.getLogger(__name__)
-PARTITIONS_CHECK_S = 10.0  # how often the followed topics' partitions are described again
 PENDING = Gauge("scoring_pending_records", "Records submitted for review and not decided on yet (审核).")
 OLDEST = Gauge(
     "scoring_oldest_pending_age_seconds", "Age of the oldest record waiting for review (0: none waits)."
@@ -109,34 +106,25 @@ class SubmissionFollower:
         return max((self._clock() - min(waiting)).total_seconds(), 0.0) if waiting else 0.0
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self._follow()
-            except asyncio.CancelledError:
-                raise
-            except Exception as err:  # the broker went away: start over once it answers again
-                log.warning("submissions: %s: %s; starting over", type(err).__name__, err)
-                self.view, self.caught_up = SubmissionView(), False
-                await asyncio.sleep(1.0)
+        await keep_running("submissions", self._follow)
 
     async def _follow(self) -> None:
+        self.view, self.caught_up = SubmissionView(), False  # (again) from the beginning
         consumer = AIOKafkaConsumer(
             **self._kafka.client_options(), enable_auto_commit=False, fetch_max_wait_ms=100
         )
         await consumer.start()
         try:
-            tps = await partitions_of(self._kafka, [t.name for t in TOPICS.values()])
+            names = [t.name for t in TOPICS.values()]
+            tps = await partitions_of(self._kafka, names)
             consumer.assign(tps)
             await consumer.seek_to_beginning(*tps)
             ends = await consumer.end_offsets(tps)
-            checked = time.monotonic()
+            # A topic given more partitions (a producer's other partitioner may write any of them)
+            # is read again from the beginning, new partitions included; a stalled one too.
+            watch = FetchWatch(consumer, self._kafka, names)
             while True:
-                if time.monotonic() - checked > PARTITIONS_CHECK_S:
-                    # A topic given more partitions (a producer's other partitioner may write any
-                    # of them): read it all again, new partitions included, rather than miss them.
-                    checked = time.monotonic()
-                    if set(await partitions_of(self._kafka, [t.name for t in TOPICS.values()])) != set(tps):
-                        raise PartitionsChanged("the intake topics' partitions changed")
+                await watch.look()
                 batch = await consumer.getmany(timeout_ms=200, max_records=5000)
                 for records in batch.values():
                     for r in records:
@@ -147,10 +135,6 @@ class SubmissionFollower:
                     self.caught_up = all([await consumer.position(tp) >= ends[tp] for tp in tps])
         finally:
             await consumer.stop()
-
-
-class PartitionsChanged(RuntimeError):
-    """An intake topic's partitions are not those the view was reading."""
 
 
 async def _visible(

@@ -26,6 +26,7 @@ from services.scoring.reminders.signing import outgoing
 from services.scoring.reminders.subscriptions import Subscription, SubscriptionStore
 from services.scoring.reminders.webhook import Permanent, Transient, WebhookClient
 from shared.kafka import KafkaPublisher
+from shared.kafka_watch import FetchWatch, cancelled_from_outside
 from shared.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -116,7 +117,9 @@ class Deliverer:
             try:
                 await ensure_reminder_topics(self._kafka, self._topics)
                 await consumer.start()
+                watch = FetchWatch(consumer, self._kafka, patience=3)
                 while True:
+                    await watch.look()
                     batches = await consumer.getmany(timeout_ms=1000, max_records=50)
                     if not batches:
                         continue
@@ -129,8 +132,11 @@ class Deliverer:
                     await asyncio.gather(*(self.handle(r.value, subs) for rs in batches.values() for r in rs))
                     await consumer.commit()
             except asyncio.CancelledError:
-                raise
-            except Exception as err:  # the broker or database away: resume from the last commit
+                if cancelled_from_outside():
+                    raise
+                log.warning("reminder deliverer: a request was cancelled under it; resuming")
+                await asyncio.sleep(2.0)
+            except Exception as err:  # the broker or database away, stalled: resume from the last commit
                 log.warning("reminder deliverer: %s: %s; resuming", type(err).__name__, err)
                 await asyncio.sleep(2.0)
             finally:
