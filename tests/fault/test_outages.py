@@ -4,18 +4,20 @@ once the process is back every acknowledged record is counted exactly once."""
 
 import asyncio
 import time
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 
-from tests.conftest import URLS
+from shared import dev_issuer
+from tests.conftest import URLS, new_id, poll
 from tests.fault.driver import Driver
 from tests.fault.outage import Window, answers_during, outage, readiness, reports_failure
 from tests.fault.pipeline import stack_scoring
 from tests.fault.scenario import check, run
 from tests.fault.summary import Summary
 from tests.fault.workload import SERVICES, Item, Workload
-from tests.support import RESOURCES
+from tests.support import RESOURCES, contact
 
 # A backlog left by others may have to drain first (see stack_scoring): more than the default 300 s.
 pytestmark = pytest.mark.timeout(600)
@@ -72,6 +74,32 @@ async def test_c_broker_sigkill_and_restart(tokens, summary: Summary):
         outcome = await run(summary, tokens, scoring, fault, workload)
     assert_refused(summary, outcome.driver, windows)
     check(outcome)
+    summary.notes["review_queue_follows_after_s"] = await review_queue_follows(tokens)
+
+
+async def review_queue_follows(tokens: dict) -> float:
+    """After the broker's restart the scoring API's topic followers still follow: a record
+    submitted for review now is listed by GET /v1/submissions (its follower once stopped reading
+    without a word when aiokafka's fetch task ended with the broker)."""
+    court, branch, member = new_id("court-out"), new_id("out"), new_id("m-out")
+    began = time.monotonic()
+    async with httpx.AsyncClient(timeout=30) as client:
+        body = {"name": "故障后审核", "court": court, "members": 1}
+        admin = {"Authorization": f"Bearer {tokens['admin']}"}
+        r = await client.put(f"{URLS['scoring']}/v1/branches/{branch}", json=body, headers=admin)
+        assert r.status_code == 200, r.text
+        mine = {"Authorization": f"Bearer {dev_issuer.mint(['member'], court, branch, member, 600)}"}
+        at = datetime(2024, 3, 5, 1, tzinfo=UTC)
+        record = {**contact(branch, at, member_id=member), "id": new_id("out")}
+        r = await client.post(f"{URLS['liaison']}/v1/contacts", json=record, headers=mine)
+        assert r.status_code == 202, r.text
+
+        async def listed() -> set[str]:
+            r = await client.get(f"{URLS['scoring']}/v1/submissions", headers=mine)
+            return {i["id"] for i in r.json()["items"]} if r.status_code == 200 else set()
+
+        assert record["id"] in await poll(listed, lambda ids: record["id"] in ids, deadline_s=90)
+    return round(time.monotonic() - began, 1)
 
 
 async def test_d_database_sigkill_and_restart(tokens, summary: Summary):
