@@ -59,6 +59,24 @@ async def finalisations(token: str, court: str) -> dict:
     return r.json()
 
 
+async def settled(token: str, court: str, quiet_s: float = 6, deadline_s: float = 120) -> None:
+    """Wait until the court's live content has not changed for `quiet_s`: scoring is asynchronous,
+    and p may lead before all of q's year is folded (then the content still moves, and a second
+    finalisation would rightly be a version 2)."""
+    loop = asyncio.get_running_loop()
+    began = since = loop.time()
+    last = None
+    while True:
+        content = (await finalisations(token, court))["live"]["content"]
+        now = loop.time()
+        if content != last:
+            last, since = content, now
+        elif now - since >= quiet_s:
+            return
+        assert now - began < deadline_s, f"the live content of {court} still moved after {deadline_s}s"
+        await asyncio.sleep(2)
+
+
 @pytest.fixture(scope="module")
 async def court(tokens) -> dict:
     """A court of two fully compliant one-member branches, p ahead of q; its 2024 finalised."""
@@ -86,6 +104,7 @@ async def court(tokens) -> dict:
         deadline_s=90,
     )
     assert court_first(live["live"]["content"]) == p, live
+    await settled(admin, c)
     r = await call("POST", "/v1/finalisations", admin, json={"year": "2024", "court": c})
     assert r.status_code == 201, r.text
     return {"court": c, "p": p, "q": q, "admin": admin, "v1": r.json()}
