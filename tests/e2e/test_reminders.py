@@ -279,11 +279,6 @@ async def dead_letters(sub_id: str) -> list[dict[str, bytes]]:
     return [h for h in headers if h.get("dlq.subscription") == sub_id.encode()]
 
 
-@pytest.mark.xfail(
-    reason="open (#15): on a fresh copy, after the earlier tests' deliveries, the reminder of TODAY is "
-    "not dead-lettered within 180 s (another of the subscription's reminders is); not diagnosed yet",
-    strict=False,
-)
 async def test_a_receiver_that_never_takes_it_gets_every_try_then_the_reminder_is_dead_lettered(
     api, receiver
 ):

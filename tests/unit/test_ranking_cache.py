@@ -187,6 +187,30 @@ async def test_entries_are_least_recently_used_and_a_stale_value_is_served_while
     assert got == "a2"
 
 
+async def test_a_fresh_reader_gets_its_version_never_an_older_value_nor_an_older_computation():
+    """The reminder schedule reads fresh: a table older than the registry would miss a branch
+    registered a moment ago. An older version's computation under way is waited out, not joined."""
+    computed: Computed[str] = Computed(min_age_s=0.0, fresh_wait_s=0.01)
+    assert await computed.get("t", 1, lambda: const("v1")) == "v1"
+    released = asyncio.Event()
+
+    def slow() -> Steps[str]:
+        while not released.is_set():
+            yield
+        return "v2"
+
+    def never() -> Steps[str]:
+        raise AssertionError("computed again")
+
+    assert await computed.get("t", 2, slow) == "v1"  # not fresh: the older value meanwhile
+    fresh = asyncio.create_task(computed.get("t", 3, lambda: const("v3"), fresh=True))
+    await asyncio.sleep(0.05)
+    assert not fresh.done()  # behind version 2's computation
+    released.set()
+    assert await asyncio.wait_for(fresh, 5) == "v3"
+    assert await computed.get("t", 3, never, fresh=True) == "v3"  # current: at once
+
+
 async def test_the_event_loop_keeps_running_while_ten_thousand_branches_are_computed(big):
     registry, rows, counts = big
     gaps: list[float] = []

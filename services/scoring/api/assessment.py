@@ -276,8 +276,10 @@ def advanced_steps(
 
 
 async def _compliance_table(
-    request: Request, period: str, court: str | None, include_unregistered: bool
+    request: Request, period: str, court: str | None, include_unregistered: bool, fresh: bool = False
 ) -> ComplianceTable:
+    """The compliance of `period` (`fresh`: of the data as it is now, never an older table; see
+    Computed.get)."""
     model: MongoReadModel = request.app.state.read_model
     today = month_of(request.app.state.clock())
     registry = await model.registry_for(period)  # as registered then, members its roster
@@ -307,7 +309,7 @@ async def _compliance_table(
         return compute()
 
     computed: Computed[ComplianceTable] = request.app.state.computed_compliance
-    return await computed.get((period, court, include_unregistered), version, snapshot)
+    return await computed.get((period, court, include_unregistered), version, snapshot, fresh=fresh)
 
 
 async def advanced_json(request: Request, year: str) -> bytes:

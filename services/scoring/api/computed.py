@@ -71,14 +71,20 @@ class Computed(Generic[T]):
         self._max_entries = max_entries
         self._min_age_s, self._fresh_wait_s = min_age_s, fresh_wait_s
         self._entries: OrderedDict[Hashable, _Entry[T]] = OrderedDict()
-        self._running: dict[Hashable, asyncio.Task[T]] = {}
+        self._running: dict[Hashable, tuple[Hashable, asyncio.Task[T]]] = {}  # key -> (version, task)
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    async def get(self, key: Hashable, version: Hashable, start: Callable[[], "Steps[T]"]) -> T:
+    async def get(
+        self, key: Hashable, version: Hashable, start: Callable[[], "Steps[T]"], fresh: bool = False
+    ) -> T:
         """The value of `key` at `version`. `start` runs at once (it takes the snapshots the
-        computation reads: quick copies) and returns the computation's steps."""
+        computation reads: quick copies) and returns the computation's steps. `fresh`: the value
+        of `version` itself, however long it takes (a caller that acts on what it reads, such as
+        the reminder schedule, must not act on an older value and miss what changed)."""
+        if fresh:
+            return await self._current(key, version, start)
         entry, now = self._entries.get(key), time.monotonic()
         if entry is not None:
             self._entries.move_to_end(key)
@@ -92,12 +98,21 @@ class Computed(Generic[T]):
         except TimeoutError:
             return entry.value
 
+    async def _current(self, key: Hashable, version: Hashable, start: Callable[[], "Steps[T]"]) -> T:
+        while (running := self._running.get(key)) is not None and running[0] != version:
+            await asyncio.wait([running[1]])  # an older computation: let it end (ours starts after)
+        entry = self._entries.get(key)
+        if entry is not None and entry.version == version:
+            self._entries.move_to_end(key)
+            return entry.value
+        return await asyncio.shield(self._start(key, version, start))
+
     def _start(self, key: Hashable, version: Hashable, start: Callable[[], "Steps[T]"]) -> "asyncio.Task[T]":
         running = self._running.get(key)
         if running is not None:  # one computation per key at a time; its result is at most one change old
-            return running
+            return running[1]
         task = asyncio.create_task(sliced(start()))
-        self._running[key] = task
+        self._running[key] = (version, task)
 
         def done(t: "asyncio.Task[T]") -> None:
             del self._running[key]

@@ -45,7 +45,9 @@ class ApiCompliance:
         if not (audience.courts or audience.branches):  # nobody to tell: not even a table to compute
             return found, labels
         for year in years:
-            table = await _compliance_table(request, year, None, False)
+            # Fresh: a table older than the registry would miss a branch registered a moment ago,
+            # and the schedule does not run again for the same data.
+            table = await _compliance_table(request, year, None, False, fresh=True)
             found += window_states(table, audience)
             labels |= table.labels
         return found, labels
