@@ -312,12 +312,14 @@ async def _compliance_table(
     return await computed.get((period, court, include_unregistered), version, snapshot, fresh=fresh)
 
 
-async def advanced_json(request: Request, year: str) -> bytes:
-    """The answer of GET /v1/advanced-branches as JSON (its exports answer the same)."""
+async def advanced_json(request: Request, year: str, fresh: bool = False) -> bytes:
+    """The answer of GET /v1/advanced-branches as JSON (its exports answer the same); `fresh`:
+    of the data as it is now (a finalisation freezes it), never the last value computed."""
     model: MongoReadModel = request.app.state.read_model
     today = month_of(request.app.state.clock())
     # The year's totals of registered branches, as the city ranking has them (shared, cached).
-    ranking = await request.app.state.rankings.full(model, RankingQuery(year, "total", None, 1, False))
+    query = RankingQuery(year, "total", None, 1, False)
+    ranking = await request.app.state.rankings.full(model, query, fresh=fresh)
     registry = await model.registry_for(year)
     view = model.view()
     version = (*model.version(year, view), today)
@@ -328,7 +330,7 @@ async def advanced_json(request: Request, year: str) -> bytes:
         return advanced_steps(ranking, counts, registry, year, rulebook, today, memo, view.rows(year))
 
     computed: Computed[bytes] = request.app.state.computed_advanced
-    return await computed.get(year, version, snapshot)
+    return await computed.get(year, version, snapshot, fresh=fresh)
 
 
 def assessment_router() -> APIRouter:

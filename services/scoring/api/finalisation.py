@@ -105,7 +105,7 @@ def finalisation_router(kafka: KafkaSettings) -> APIRouter:
     async def finalise(body: FinaliseIn, request: Request, who: CourtAdmin) -> VersionOut:
         require_court(who, body.court)
         current = state(body.court, body.year)
-        sections, rulebook_version = await live_sections(request, body.court, body.year)
+        sections, rulebook_version = await live_sections(request, body.court, body.year, fresh=True)
         if not any(sections.values()):
             raise Problem(409, "Conflict", f"court {body.court} has nothing to freeze in {body.year}")
         latest = current.latest

@@ -13,15 +13,16 @@ from services.scoring.api.read_model import MongoReadModel
 from services.scoring.core.finalisation import Sections
 
 
-async def live_sections(request: Request, court: str, year: str) -> tuple[Sections, str]:
-    """The sections as they stand now, and the rulebook version they were computed under."""
+async def live_sections(request: Request, court: str, year: str, fresh: bool = False) -> tuple[Sections, str]:
+    """The sections as they stand now, and the rulebook version they were computed under
+    (`fresh`: of the data as it is now, for a finalisation; else possibly the last computed)."""
     model: MongoReadModel = request.app.state.read_model
-    advanced = orjson.loads(await advanced_json(request, year))
+    advanced = orjson.loads(await advanced_json(request, year, fresh))
     registry = await model.branches()
     ours = {b for b, branch in registry.items() if branch.court == court}
     picks = (advanced["per_court"].get(court, []), advanced["city"])
     graded = await grades_answer(request, year, court, None)
-    places = (await excellent_answer(request, year, court))["courts"].get(court, {"pools": []})
+    places = (await excellent_answer(request, year, court, fresh))["courts"].get(court, {"pools": []})
     sections: Sections = {
         "advanced_branches": advanced_branches(*picks, ours),
         "grades": [grade(row) for row in graded["members"]],

@@ -159,10 +159,11 @@ async def grades_answer(request: Request, year: str, court: str | None, branch: 
     }
 
 
-async def excellent_answer(request: Request, year: str, court: str | None) -> dict:
-    """The answer of GET /v1/excellent as a dict (the finalisation freezes its places)."""
+async def excellent_answer(request: Request, year: str, court: str | None, fresh: bool = False) -> dict:
+    """The answer of GET /v1/excellent as a dict (the finalisation freezes its places; `fresh`:
+    see advanced_json)."""
     graded, listed, _, points, rulebook, _ = await _graded(request, year, court, None)
-    advanced = orjson.loads(await advanced_json(request, year))
+    advanced = orjson.loads(await advanced_json(request, year, fresh))
     registry = await request.app.state.read_model.branches()
     chosen: dict[str, set[str]] = defaultdict(set)
     for pick in [p for picks in advanced["per_court"].values() for p in picks] + advanced["city"]:

@@ -349,7 +349,7 @@ class RankingCache:
         self._versions: OrderedDict[str, FullRanking] = OrderedDict()
         self._versions_kept, self._rows_kept = versions_kept, rows_kept
 
-    async def full(self, model: MongoReadModel, q: RankingQuery) -> FullRanking:
+    async def full(self, model: MongoReadModel, q: RankingQuery, fresh: bool = False) -> FullRanking:
         registry = await model.registry_for(q.period)  # as registered then, members its roster
         members = await model.court_branches(q.court, q.period) if q.court else None
         view = model.view()  # points and rulebook from one generation, taken once
@@ -361,7 +361,7 @@ class RankingCache:
                 rows, registry, rulebook, q.period, q.dimension, q.court, q.include_unregistered, self._memo
             )
 
-        return await self._computed.get(q.key, version, snapshot)
+        return await self._computed.get(q.key, version, snapshot, fresh=fresh)
 
     async def json(self, model: MongoReadModel, q: RankingQuery) -> bytes:
         """A page of the ranking: the first, or the one `q.cursor` points to (RankingGone when
