@@ -109,7 +109,9 @@ class SubmissionFollower:
         await keep_running("submissions", self._follow)
 
     async def _follow(self) -> None:
-        self.view, self.caught_up = SubmissionView(), False  # (again) from the beginning
+        # Read again from the beginning into a view of its own; an earlier complete view is served
+        # meanwhile (a restart after a broker outage answers a few seconds late, not 503).
+        view = SubmissionView()
         consumer = AIOKafkaConsumer(
             **self._kafka.client_options(), enable_auto_commit=False, fetch_max_wait_ms=100
         )
@@ -129,10 +131,10 @@ class SubmissionFollower:
                 for records in batch.values():
                     for r in records:
                         if r.value is not None:
-                            self.view.add(r.value)
+                            view.add(r.value)
                     await asyncio.sleep(0)
-                if not self.caught_up:
-                    self.caught_up = all([await consumer.position(tp) >= ends[tp] for tp in tps])
+                if self.view is not view and all([await consumer.position(tp) >= ends[tp] for tp in tps]):
+                    self.view, self.caught_up = view, True
         finally:
             await consumer.stop()
 
