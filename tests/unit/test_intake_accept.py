@@ -16,7 +16,8 @@ from services.training.app import TrainingSettings
 from services.training.app import create_app as training_app
 from services.volunteer.app import VolunteerSettings
 from services.volunteer.app import create_app as volunteer_app
-from shared.auth import AuthSettings, TokenEntry, token_hash
+from shared.audit import Auditor
+from shared.auth import AuthSettings, CourtOf, TokenEntry, token_hash
 from shared.contracts import (
     ID_PATTERN,
     RESERVED_ID_PREFIX,
@@ -178,6 +179,24 @@ async def test_derived_ids_are_in_the_reserved_namespace():
     assert derived_id("ab" * 32).startswith(RESERVED_ID_PREFIX)
 
 
+class Unregistered(CourtOf):
+    """A registry that holds no branch."""
+
+    async def court_of(self, branch_id: str) -> str | None:
+        return None
+
+
+class AuditTopic:
+    """The audit trail as a list (the void is audited)."""
+
+    def __init__(self) -> None:
+        self.records: list[bytes] = []
+
+    async def publish(self, topic: str, key: bytes | None, value: bytes, headers: object = None) -> tuple:
+        self.records.append(value)
+        return 0, len(self.records) - 1
+
+
 @pytest.mark.parametrize("resource", TIME_FIELDS)
 def test_a_sender_cannot_take_the_id_of_a_void_and_the_void_still_works(resource):
     # Before the reserved namespace, posting a record under `void-<sha of X>` made X's void 409.
@@ -185,8 +204,13 @@ def test_a_sender_cannot_take_the_id_of_a_void_and_the_void_still_works(resource
     client.headers["Authorization"] = "Bearer w-token"
     receipts, publisher = MemoryReceiptStore(), FakePublisher()
     stream = {"deployments": Stream.VOLUNTEER, "contacts": Stream.LIAISON, "completions": Stream.TRAINING}
-    saved = APPS[resource].state.intake
-    APPS[resource].state.intake = Intake(stream[resource], "svc", receipts, publisher, lambda: NOW)
+    state = APPS[resource].state
+    saved = state.intake, state.org, state.auditor
+    state.intake = Intake(stream[resource], "svc", receipts, publisher, lambda: NOW)
+    state.org = Unregistered()  # in memory: the void checks the branch's reach, then is audited
+    trail = AuditTopic()
+    state.auditor = Auditor(trail, None, "svc")  # type: ignore[arg-type]
+    state.auditor._ready = True  # the audit topic: Kafka's business, not this test's
     try:
         x = new_id("x")
         assert (
@@ -201,8 +225,9 @@ def test_a_sender_cannot_take_the_id_of_a_void_and_the_void_still_works(resource
         assert void.status_code == 202, void.text
         assert void.json() == {"id": void_id(x), "status": "accepted", "duplicate": False}
     finally:
-        APPS[resource].state.intake = saved
+        state.intake, state.org, state.auditor = saved
     assert [json.loads(v)["id"] for _, _, v in publisher.sent] == [x, void_id(x)]
+    assert len(trail.records) == 1  # the void
 
 
 async def test_a_void_of_a_record_dated_ahead_names_the_records_time():
