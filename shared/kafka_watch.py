@@ -15,12 +15,18 @@ from collections.abc import Awaitable, Callable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import IllegalStateError, KafkaError
+from prometheus_client import Counter
 
 from shared.kafka import BrokerUnavailable, partitions_of
 from shared.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 WATCH_EVERY_S = 10.0  # how often positions, ends and partitions are compared
+RESTARTS = Counter(
+    "kafka_reader_restarts_total",
+    "Long-lived Kafka readers started over, by reader and reason (stalled: it had stopped fetching).",
+    ["reader", "reason"],
+)
 
 
 class Stalled(RuntimeError):
@@ -81,6 +87,16 @@ class FetchWatch:
         self._still = still
 
 
+def count_restart(reader: str, err: BaseException) -> None:
+    """Count a reader's start-over by its reason (kafka_reader_restarts_total)."""
+    if isinstance(err, asyncio.CancelledError):
+        reason = "cancelled"
+    else:
+        reason = "stalled" if isinstance(err, Stalled) else "error"
+        reason = "partitions_changed" if isinstance(err, PartitionsChanged) else reason
+    RESTARTS.labels(reader, reason).inc()
+
+
 def cancelled_from_outside() -> bool:
     """Whether a CancelledError caught now is this task's own cancellation (to re-raise), not a
     client's request cancelled under it."""
@@ -102,10 +118,12 @@ async def keep_running(
         try:
             await once()
             continue
-        except asyncio.CancelledError:
+        except asyncio.CancelledError as err:
             if cancelled_from_outside():
                 raise
+            count_restart(name, err)
             log.warning("%s: a request was cancelled under it; starting over", name)
         except errors as err:  # the broker away, a stalled consumer: start over once it answers
+            count_restart(name, err)
             log.warning("%s: %s: %s; starting over", name, type(err).__name__, err if detail else "-")
         await asyncio.sleep(pause_s)

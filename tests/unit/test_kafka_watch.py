@@ -7,6 +7,7 @@ import asyncio
 import pytest
 from aiokafka import TopicPartition
 from aiokafka.errors import IllegalStateError, KafkaConnectionError
+from prometheus_client import REGISTRY
 
 from shared.kafka_watch import FetchWatch, Stalled, keep_running
 from shared.settings import KafkaSettings
@@ -18,7 +19,8 @@ class Consumer:
     """What the watch reads of an aiokafka consumer: assignment, paused, end offsets, positions."""
 
     def __init__(self, ends: dict, positions: dict):
-        self.ends, self.positions, self.paused_ = ends, positions, set()
+        self.ends, self.positions = ends, positions
+        self.paused_: set[TopicPartition] = set()
         self.down = False
 
     def assignment(self) -> set:
@@ -96,9 +98,15 @@ async def test_keep_running_starts_over_after_a_stray_cancellation_but_not_its_o
         third.set()
         await asyncio.sleep(3600)
 
-    task = asyncio.create_task(keep_running("test", once, pause_s=0))
+    def restarts(reason: str) -> float:
+        labels = {"reader": "t", "reason": reason}
+        return REGISTRY.get_sample_value("kafka_reader_restarts_total", labels) or 0
+
+    before = {r: restarts(r) for r in ("cancelled", "error", "stalled")}
+    task = asyncio.create_task(keep_running("t", once, pause_s=0))
     await asyncio.wait_for(third.wait(), 5)
     assert not task.done() and len(calls) == 3
+    assert {r: restarts(r) - before[r] for r in before} == {"cancelled": 1, "error": 1, "stalled": 0}
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

@@ -43,6 +43,8 @@ KNOWN_METRICS = {
     "scoring_records_rejected_total",
     "scoring_batch_failures_total",
     "scoring_routed_total",
+    # scoring worker and API: long-lived Kafka readers started over (shared/kafka_watch.py)
+    "kafka_reader_restarts_total",
     # scoring API (announced: the top-branches panel waits for it)
     "scoring_branch_score",
     # scoring API: the review queue (审核)

@@ -26,7 +26,7 @@ from services.scoring.reminders.signing import outgoing
 from services.scoring.reminders.subscriptions import Subscription, SubscriptionStore
 from services.scoring.reminders.webhook import Permanent, Transient, WebhookClient
 from shared.kafka import KafkaPublisher
-from shared.kafka_watch import FetchWatch, cancelled_from_outside
+from shared.kafka_watch import FetchWatch, cancelled_from_outside, count_restart
 from shared.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -131,12 +131,14 @@ class Deliverer:
                     # by its retries once, not once per reminder.
                     await asyncio.gather(*(self.handle(r.value, subs) for rs in batches.values() for r in rs))
                     await consumer.commit()
-            except asyncio.CancelledError:
+            except asyncio.CancelledError as err:
                 if cancelled_from_outside():
                     raise
+                count_restart("reminder deliverer", err)
                 log.warning("reminder deliverer: a request was cancelled under it; resuming")
                 await asyncio.sleep(2.0)
             except Exception as err:  # the broker or database away, stalled: resume from the last commit
+                count_restart("reminder deliverer", err)
                 log.warning("reminder deliverer: %s: %s; resuming", type(err).__name__, err)
                 await asyncio.sleep(2.0)
             finally:

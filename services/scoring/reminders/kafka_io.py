@@ -12,7 +12,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 from services.scoring.reminders.events import decode
 from shared.contracts import REMINDER_CONTROL, REMINDER_DEAD_LETTER, REMINDERS
 from shared.kafka import EVENT_TOPIC_CONFIG, ensure_topics, partitions_of
-from shared.kafka_watch import cancelled_from_outside
+from shared.kafka_watch import cancelled_from_outside, count_restart
 from shared.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -139,9 +139,10 @@ class Leadership(ConsumerRebalanceListener):
                 await consumer.start()
                 while True:
                     await consumer.getmany(timeout_ms=1000)
-            except asyncio.CancelledError:
+            except asyncio.CancelledError as err:
                 if cancelled_from_outside():
                     raise
+                count_restart("reminder scheduler group", err)
                 log.warning("reminder scheduler group: a request was cancelled under it; rejoining")
                 await asyncio.sleep(2.0)
             except Exception as err:  # the broker away: try again, holding nothing meanwhile
