@@ -14,6 +14,7 @@ from tools.demo.target import dev_env as read_dev_env
 from tools.instance import instance
 from tools.instance import load_stack as load_stack  # for tests of deploy/local/stack.py itself
 
+pytest_plugins = ["tests.browser"]  # the `browser` fixture of the page tests
 ROOT = Path(__file__).resolve().parents[1]
 T = TypeVar("T")
 

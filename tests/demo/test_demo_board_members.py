@@ -8,10 +8,7 @@ from playwright.async_api import expect
 from tests.conftest import poll
 from tests.demo.test_demo_loaded import DEADLINE_S
 from tests.e2e.test_board import ARTIFACTS
-from tests.e2e.test_board_leader import NARROW, axe_violations, browser, get, no_horizontal_scroll, open_board
-
-__all__ = ["browser"]  # the module's Chromium, as the leader tests share it
-
+from tests.e2e.test_board_leader import NARROW, axe_violations, get, no_horizontal_scroll, open_board
 
 DEMO_BRANCH = "cz-zy-lian"  # 立案庭党支部 of the demo year: 17 members, graded from their ballots
 

@@ -2,27 +2,15 @@
 the running system. A branch of a fresh court shows up, then its score moves live, without a reload."""
 
 import re
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Page, expect
 
 from tests.conftest import ROOT, URLS, new_id, poll
 from tests.support import contact
 
-CHROMIUM = "/usr/bin/chromium"  # Debian's package (deploy/local/provision.sh installs it)
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = ROOT / "var" / "test-artifacts"
 SCORING = URLS["scoring"]
 CST = timezone(timedelta(hours=8))
@@ -31,16 +19,6 @@ MARKUP = '<img src=x onerror="window.__xss=1"><b>标记</b>'
 # intake → Kafka → worker → MongoDB → stream (1 s ticks) → page: seconds when the machine is idle,
 # minutes when the whole suite (or a benchmark) loads FerretDB.
 LIVE_S = 150
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        chromium = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
 
 
 async def register(client: httpx.AsyncClient, admin: str, branch: str, court: str, name: str) -> None:

@@ -9,7 +9,6 @@ import asyncio
 import csv
 import io
 import re
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -18,11 +17,11 @@ import axe_playwright_python
 import httpx
 import openpyxl
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 from pypdf import PdfReader
 
 from tests.conftest import URLS, new_id, poll
-from tests.e2e.test_board import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LIVE_S, watch
+from tests.e2e.test_board import ARTIFACTS, LIVE_S, watch
 from tests.support import completion, contact, post_batch
 
 SCORING = URLS["scoring"]
@@ -58,16 +57,6 @@ async def get(client: httpx.AsyncClient, token: str, path: str, **params: str) -
     r = await client.get(f"{SCORING}{path}", params=params, headers=auth(token))
     assert r.status_code == 200, r.text
     return r.json()
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        chromium = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
 
 
 @pytest.fixture(scope="module")

@@ -4,32 +4,21 @@ one record and declines another with reasons; the queue reads the decisions back
 
 import os
 import re
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import expect
 
 from shared import dev_issuer
 from tests.conftest import URLS, new_id, poll
-from tests.e2e.test_board import CHROMIUM, CHROMIUM_ARGS, watch
+from tests.e2e.test_board import watch
 from tests.support import contact
 
 SCORING, LIAISON = URLS["scoring"], URLS["liaison"]
 CST = timezone(timedelta(hours=8))
 MARKUP = '<img src=x onerror="window.__xss=1">'
 WAIT_MS = 90_000
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        chromium = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
 
 
 async def seeded(tokens: dict) -> dict[str, str]:

@@ -8,17 +8,15 @@ each page with every request outside the service's origin refused and recorded: 
 """
 
 import re
-from collections.abc import AsyncIterator
 from html.parser import HTMLParser
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Request, Route, async_playwright
+from playwright.async_api import Browser, Request, Route
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from tests.conftest import URLS
-from tests.e2e.test_board import CHROMIUM, CHROMIUM_ARGS
 from tests.security.live import SERVICES, openapi
 
 DOC_PAGES = ("/docs", "/redoc")
@@ -204,16 +202,6 @@ def test_every_page_forbids_the_browser_any_other_origin(service):
                     "'sha256-"
                 ), (page, name, source)
         assert set(directives.get("worker-src", ["'self'"])) <= {"'self'", "blob:"}, (page, csp)
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        chromium = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
 
 
 RECORD_VIOLATIONS = """

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.e2e.test_board import CHROMIUM_ARGS
+from tests.browser import CHROMIUM_ARGS
 from tests.unit.test_compose import COMPOSE, environment
 from tests.unit.test_grafana import DASHBOARDS, GRAFANA, panels
 
